@@ -1,0 +1,52 @@
+// LocalExecutor runs the chunk tasks of a TaskGraph on a pool of threads. A chunk is freed as soon
+// as its last consumer has run, and newly ready tasks run first (depth-first), so memory stays near
+// the working set rather than the whole graph. Results never depend on the thread count: every
+// task's computation is fixed by the graph.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "tessera/core/graph.hpp"
+
+namespace tessera {
+
+struct ExecutorStats {
+  index_t tasks_run = 0;
+  index_t peak_live_chunks = 0;
+  std::size_t peak_live_bytes = 0;
+};
+
+class LocalExecutor {
+ public:
+  // threads <= 0: TESSERA_THREADS from the environment, else the hardware's core count.
+  explicit LocalExecutor(int threads = 0);
+  [[nodiscard]] int threads() const { return threads_; }
+
+  // Runs every task `targets` need and returns the targets' chunks in order.
+  std::vector<Chunk> run(const TaskGraph& graph, std::span<const TaskId> targets);
+
+  // The general form used by the distributed executor: run the tasks marked in `run_mask`, taking
+  // any dependency outside it from `provided` (called once per such task; may block until the
+  // chunk arrives). `on_done` is called (from a worker) with each finished task whose result is
+  // wanted outside (`export_mask`); results of `targets` are returned in order.
+  struct Hooks {
+    std::function<Chunk(TaskId)> provided;
+    std::function<void(TaskId, const Chunk&)> on_done;
+    const std::vector<bool>* export_mask = nullptr;
+  };
+  std::vector<Chunk> run(const TaskGraph& graph, const std::vector<bool>& run_mask,
+                         std::span<const TaskId> targets, const Hooks& hooks);
+
+  [[nodiscard]] const ExecutorStats& last_stats() const { return stats_; }
+
+  // TESSERA_THREADS, or std::thread::hardware_concurrency().
+  static int default_threads();
+
+ private:
+  int threads_;
+  ExecutorStats stats_;
+};
+
+}  // namespace tessera
