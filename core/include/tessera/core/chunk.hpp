@@ -59,6 +59,8 @@ class Chunk {
     check_dense_size(shape, static_cast<index_t>(values.size()));
     return Chunk(dtype_of<T>, shape, Buffer::adopt(std::move(values)), 0, shape.cols);
   }
+  // std::vector<bool> is bit-packed, so bools are copied into a byte buffer.
+  static Chunk from_values(Shape shape, const std::vector<bool>& values);
   // Dense view over a buffer: element (r, c) at element offset `offset + r * ld + c`.
   static Chunk dense_view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, index_t offset,
                           index_t ld);
@@ -122,6 +124,8 @@ class Chunk {
   // Sub-block [r0, r1) × [c0, c1). Dense: a zero-copy view. CSR: zero-copy for full-width row
   // ranges, a copy otherwise. Throws IndexError for a range outside the chunk.
   [[nodiscard]] Chunk block(index_t r0, index_t r1, index_t c0, index_t c1) const;
+  // CSR only: this chunk's structure with new values (nnz() of them, in storage order).
+  [[nodiscard]] Chunk with_values(DType dtype, std::shared_ptr<Buffer> values) const;
   [[nodiscard]] Chunk to_dense() const;
   [[nodiscard]] Chunk to_csr() const;
   [[nodiscard]] Chunk to_layout(Layout layout) const;

@@ -4,6 +4,7 @@
 // task's computation is fixed by the graph.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <span>
 #include <vector>
@@ -27,14 +28,21 @@ class LocalExecutor {
   // Runs every task `targets` need and returns the targets' chunks in order.
   std::vector<Chunk> run(const TaskGraph& graph, std::span<const TaskId> targets);
 
-  // The general form used by the distributed executor: run the tasks marked in `run_mask`, taking
-  // any dependency outside it from `provided` (called once per such task; may block until the
-  // chunk arrives). `on_done` is called (from a worker) with each finished task whose result is
-  // wanted outside (`export_mask`); results of `targets` are returned in order.
+  // The general form, used by the distributed executor. Runs the tasks marked in `run_mask`;
+  // a dependency outside the mask must be handed in with Inbox::deliver. `poll` is called on the
+  // calling thread while tasks are pending (at least every `poll_interval`): the place to drive
+  // communication and deliver arrived chunks. `on_done` is called from a worker with every
+  // finished task marked in `export_mask`. Results of `targets` are returned in order.
+  class Inbox {
+   public:
+    virtual ~Inbox() = default;
+    virtual void deliver(TaskId id, Chunk chunk) = 0;
+  };
   struct Hooks {
-    std::function<Chunk(TaskId)> provided;
+    std::function<void(Inbox&)> poll;
     std::function<void(TaskId, const Chunk&)> on_done;
     const std::vector<bool>* export_mask = nullptr;
+    std::chrono::microseconds poll_interval{200};
   };
   std::vector<Chunk> run(const TaskGraph& graph, const std::vector<bool>& run_mask,
                          std::span<const TaskId> targets, const Hooks& hooks);

@@ -12,6 +12,9 @@ namespace tessera {
 // dask's format_bytes: "512.00 MiB", "8.00 kiB", "100 B".
 std::string format_bytes(index_t bytes);
 
+// dask's one-line repr: "tessera.Array<random_sample-1a2b3c4d, shape=(8192, 8192), dtype=float64,
+// chunksize=(4096, 4096), chunktype=numpy.ndarray>".
+std::string repr(const Array& array);
 // The text chunk table:
 //             Array          Chunk
 //   Bytes     512.00 MiB     128.00 MiB

@@ -1,0 +1,215 @@
+#include "tessera/core/local_executor.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tessera/core/error.hpp"
+
+namespace tessera {
+namespace {
+
+// One execution of a set of tasks: dependency counts, a LIFO ready stack (depth-first, so
+// memory stays near the working set), results freed after their last consumer.
+class Execution final : public LocalExecutor::Inbox {
+ public:
+  Execution(const TaskGraph& graph, const std::vector<bool>& run_mask, std::span<const TaskId> targets,
+            const LocalExecutor::Hooks& hooks, ExecutorStats& stats)
+      : graph_(graph), run_(run_mask), hooks_(hooks), stats_(stats) {
+    const index_t n = graph.num_tasks();
+    results_.resize(static_cast<std::size_t>(n));
+    missing_.assign(static_cast<std::size_t>(n), 0);
+    consumers_left_.assign(static_cast<std::size_t>(n), 0);
+    keep_.assign(static_cast<std::size_t>(n), false);
+    for (TaskId t : targets) keep_[t] = true;
+    // Consumers of every task, as a flat CSR list, counting only tasks that run here.
+    std::vector<index_t> counts(static_cast<std::size_t>(n) + 1, 0);
+    for (TaskId t = 0; t < n; ++t) {
+      if (!run_[t]) continue;
+      ++pending_;
+      for (TaskId d : graph.deps(t)) {
+        ++counts[d + 1];
+        ++missing_[t];
+      }
+    }
+    for (TaskId t = 0; t < n; ++t) counts[t + 1] += counts[t];
+    consumer_begin_ = counts;
+    consumers_.resize(static_cast<std::size_t>(counts[n]));
+    for (TaskId t = 0; t < n; ++t) {
+      if (!run_[t]) continue;
+      for (TaskId d : graph.deps(t)) consumers_[counts[d]++] = t;
+    }
+    for (TaskId t = 0; t < n; ++t) consumers_left_[t] = consumer_begin_[t + 1] - consumer_begin_[t];
+    for (TaskId t = n - 1; t >= 0; --t) {
+      if (run_[t] && missing_[t] == 0) ready_.push_back(t);
+    }
+  }
+
+  void deliver(TaskId id, Chunk chunk) override {
+    std::lock_guard lock(mutex_);
+    publish(id, std::move(chunk));
+    cv_.notify_all();
+  }
+
+  std::vector<Chunk> run(int threads, std::span<const TaskId> targets) {
+    std::vector<std::jthread> workers;
+    workers.reserve(static_cast<std::size_t>(threads));
+    for (int w = 0; w < threads; ++w) workers.emplace_back([this] { work(); });
+    {
+      std::unique_lock lock(mutex_);
+      while (pending_ > 0 && !error_) {
+        if (hooks_.poll) {
+          cv_.wait_for(lock, hooks_.poll_interval);
+          lock.unlock();
+          try {
+            hooks_.poll(*this);
+          } catch (...) {
+            lock.lock();
+            fail(std::current_exception());
+            break;
+          }
+          lock.lock();
+        } else {
+          cv_.wait(lock);
+        }
+      }
+      stop_ = true;
+      cv_.notify_all();
+    }
+    workers.clear();  // joins
+    if (error_) std::rethrow_exception(error_);
+    std::vector<Chunk> out;
+    out.reserve(targets.size());
+    for (TaskId t : targets) out.push_back(results_[t]);
+    return out;
+  }
+
+ private:
+  void work() {
+    std::vector<Chunk> inputs;
+    std::unique_lock lock(mutex_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !ready_.empty(); });
+      if (stop_) return;
+      const TaskId t = ready_.back();
+      ready_.pop_back();
+      inputs.clear();
+      for (TaskId d : graph_.deps(t)) inputs.push_back(results_[d]);
+      lock.unlock();
+      Chunk result;
+      try {
+        result = graph_.compute(t, inputs);
+      } catch (...) {
+        lock.lock();
+        fail(std::current_exception());
+        return;
+      }
+      inputs.clear();
+      if (hooks_.on_done && hooks_.export_mask != nullptr && (*hooks_.export_mask)[t]) {
+        try {
+          hooks_.on_done(t, result);
+        } catch (...) {
+          lock.lock();
+          fail(std::current_exception());
+          return;
+        }
+      }
+      lock.lock();
+      ++stats_.tasks_run;
+      --pending_;
+      for (TaskId d : graph_.deps(t)) release(d);
+      publish(t, std::move(result));
+      if (pending_ == 0) cv_.notify_all();
+    }
+  }
+
+  // Stores a finished (or delivered) chunk and wakes its consumers. Caller holds the mutex.
+  void publish(TaskId t, Chunk chunk) {
+    const bool needed = keep_[t] || consumers_left_[t] > 0;
+    if (needed) {
+      live_bytes_ += chunk.nbytes();
+      ++live_chunks_;
+      stats_.peak_live_bytes = std::max(stats_.peak_live_bytes, live_bytes_);
+      stats_.peak_live_chunks = std::max(stats_.peak_live_chunks, live_chunks_);
+      results_[t] = std::move(chunk);
+    }
+    bool woke = false;
+    for (index_t c = consumer_begin_[t]; c < consumer_begin_[t + 1]; ++c) {
+      const TaskId consumer = consumers_[c];
+      if (--missing_[consumer] == 0) {
+        ready_.push_back(consumer);
+        woke = true;
+      }
+    }
+    if (woke) cv_.notify_all();
+  }
+
+  // A consumer of `t` finished: free t's chunk after its last consumer. Caller holds the mutex.
+  void release(TaskId t) {
+    if (--consumers_left_[t] == 0 && !keep_[t]) {
+      live_bytes_ -= results_[t].nbytes();
+      --live_chunks_;
+      results_[t] = Chunk();
+    }
+  }
+
+  void fail(std::exception_ptr e) {
+    if (!error_) error_ = std::move(e);
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+  const TaskGraph& graph_;
+  const std::vector<bool>& run_;
+  const LocalExecutor::Hooks& hooks_;
+  ExecutorStats& stats_;
+  std::vector<Chunk> results_;
+  std::vector<index_t> missing_;         // unfinished dependencies per task
+  std::vector<index_t> consumers_left_;  // consumers that still need the result
+  std::vector<index_t> consumer_begin_;
+  std::vector<TaskId> consumers_;
+  std::vector<bool> keep_;
+  std::vector<TaskId> ready_;
+  index_t pending_ = 0;
+  index_t live_chunks_ = 0;
+  std::size_t live_bytes_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
+
+}  // namespace
+
+int LocalExecutor::default_threads() {
+  if (const char* env = std::getenv("TESSERA_THREADS"); env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end == env || *end != '\0' || n < 1 || n > 4096) {
+      throw ValueError("TESSERA_THREADS must be a whole number from 1 to 4096, got '" + std::string(env) + "'");
+    }
+    return static_cast<int>(n);
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+LocalExecutor::LocalExecutor(int threads) : threads_(threads > 0 ? threads : default_threads()) {}
+
+std::vector<Chunk> LocalExecutor::run(const TaskGraph& graph, std::span<const TaskId> targets) {
+  const std::vector<bool> needed = graph.needed_for(targets);
+  return run(graph, needed, targets, Hooks{});
+}
+
+std::vector<Chunk> LocalExecutor::run(const TaskGraph& graph, const std::vector<bool>& run_mask,
+                                      std::span<const TaskId> targets, const Hooks& hooks) {
+  TESSERA_ASSERT(static_cast<index_t>(run_mask.size()) == graph.num_tasks(), "run mask size");
+  stats_ = ExecutorStats{};
+  Execution execution(graph, run_mask, targets, hooks, stats_);
+  return execution.run(threads_, targets);
+}
+
+}  // namespace tessera
