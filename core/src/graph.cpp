@@ -48,7 +48,7 @@ void Node::lower(Lowering& lowering) const {
   for (index_t i = 0; i < grid_.num_chunks(0); ++i) {
     for (index_t j = 0; j < grid_.num_chunks(1); ++j) {
       for (std::size_t n = 0; n < inputs_.size(); ++n) deps[n] = lowering.input_chunk(n, i, j);
-      lowering.add_chunk_task(i, j, deps);
+      lowering.add_chunk_task(i, j, deps, inputs_.empty() ? Placement::chunk_owner : Placement::with_first_dep);
     }
   }
 }
@@ -155,8 +155,8 @@ TaskId Lowering::add_task(TaskKey key, std::span<const TaskId> deps, Placement p
   return id;
 }
 
-TaskId Lowering::add_chunk_task(index_t i, index_t j, std::span<const TaskId> deps) {
-  const TaskId id = add_task(TaskKey{node_, 0, i, j, 0}, deps, Placement::chunk_owner);
+TaskId Lowering::add_chunk_task(index_t i, index_t j, std::span<const TaskId> deps, Placement placement) {
+  const TaskId id = add_task(TaskKey{node_, 0, i, j, 0}, deps, placement);
   alias_chunk(i, j, id);
   return id;
 }

@@ -802,3 +802,9 @@ Chunk transpose(const Chunk& x) {
 }
 
 }  // namespace tessera::detail
+
+namespace tessera {
+Chunk assemble_blocks(std::span<const Chunk> blocks, index_t block_rows, index_t block_cols) {
+  return detail::assemble(blocks, block_rows, block_cols);
+}
+}  // namespace tessera

@@ -25,7 +25,11 @@ class Execution final : public LocalExecutor::Inbox {
     missing_.assign(static_cast<std::size_t>(n), 0);
     consumers_left_.assign(static_cast<std::size_t>(n), 0);
     keep_.assign(static_cast<std::size_t>(n), false);
-    for (TaskId t : targets) keep_[t] = true;
+    for (TaskId t : targets) {
+      // A target computed elsewhere is awaited like a task: it counts until delivered.
+      if (!keep_[t] && !run_mask[t]) ++pending_;
+      keep_[t] = true;
+    }
     // Consumers of every task, as a flat CSR list, counting only tasks that run here.
     std::vector<index_t> counts(static_cast<std::size_t>(n) + 1, 0);
     for (TaskId t = 0; t < n; ++t) {
@@ -51,6 +55,8 @@ class Execution final : public LocalExecutor::Inbox {
 
   void deliver(TaskId id, Chunk chunk) override {
     std::lock_guard lock(mutex_);
+    TESSERA_ASSERT(!run_[id], "a chunk computed here was delivered from elsewhere");
+    if (keep_[id]) --pending_;
     publish(id, std::move(chunk));
     cv_.notify_all();
   }

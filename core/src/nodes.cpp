@@ -247,7 +247,7 @@ class TransposeNode final : public Node {
     for (index_t i = 0; i < grid().num_chunks(0); ++i) {
       for (index_t j = 0; j < grid().num_chunks(1); ++j) {
         const TaskId dep = lw.input_chunk(0, j, i);
-        lw.add_chunk_task(i, j, {&dep, 1});
+        lw.add_chunk_task(i, j, {&dep, 1}, Placement::with_first_dep);
       }
     }
   }
@@ -321,7 +321,7 @@ class RechunkNode final : public Node {
           const TaskId dep = lw.input_chunk(0, ra + k / cn, ca + k % cn);
           pieces.push_back(lw.add_task({0, 1, i, j, k}, {&dep, 1}, Placement::with_first_dep));
         }
-        lw.add_chunk_task(i, j, pieces);
+        lw.add_chunk_task(i, j, pieces, rn * cn == 1 ? Placement::with_first_dep : Placement::chunk_owner);
       }
     }
   }
@@ -440,7 +440,8 @@ class SelectNode final : public Node {
           const TaskId src = source(pieces_[p]);
           deps.push_back(lw.add_task({0, 1, i, j, p}, {&src, 1}, Placement::with_first_dep));
         }
-        lw.add_chunk_task(i, j, deps);
+        // One piece: assemble where the piece is (nothing moves); several: at the chunk's owner.
+        lw.add_chunk_task(i, j, deps, p1 - p0 == 1 ? Placement::with_first_dep : Placement::chunk_owner);
       }
     }
   }
@@ -498,7 +499,7 @@ class ReduceNode final : public Node {
           }
         }
         if (level.size() == 1) {
-          lw.add_chunk_task(i, j, level);
+          lw.add_chunk_task(i, j, level, Placement::with_first_dep);
           continue;
         }
         for (std::size_t n = 0; n < level.size(); ++n) {
@@ -513,7 +514,7 @@ class ReduceNode final : public Node {
           }
           level.swap(next);
         }
-        lw.add_chunk_task(i, j, level);
+        lw.add_chunk_task(i, j, level, Placement::with_first_dep);
       }
     }
   }

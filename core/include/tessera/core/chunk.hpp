@@ -151,6 +151,10 @@ class Chunk {
   std::shared_ptr<const std::vector<index_t>> indices_;
 };
 
+// Joins a row-major grid of blocks (block_rows × block_cols of them, one layout and dtype, sizes
+// lining up) into one chunk: how compute() assembles an array from its chunks.
+Chunk assemble_blocks(std::span<const Chunk> blocks, index_t block_rows, index_t block_cols);
+
 // Same values, compared as numbers whatever the layouts and dtypes; NaN equals NaN.
 bool array_equal(const Chunk& a, const Chunk& b);
 // Same layout, dtype, shape and bit patterns (CSR: same structure too): "bit for bit".

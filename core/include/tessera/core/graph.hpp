@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -30,14 +31,18 @@ struct TaskKey {
 };
 
 // Where a distributed planner runs a task: on the owner of output chunk (i, j) of the task's
-// node (owner computes), or on the rank that runs the task's first dependency.
+// node under the default ownership of its grid (sources, and assemblies of pieces from several
+// chunks), or on the rank that runs the task's first dependency (block-wise operations, pieces,
+// partials: work stays next to the data it reads).
 enum class Placement : std::uint8_t { chunk_owner, with_first_dep };
 
 // FNV-1a over the bytes of a node's kind and parameters: equal graphs hash equal on every rank.
 class Hasher {
  public:
   Hasher& bytes(const void* data, std::size_t n);
+  // Scalars only: hashing an object's bytes would hash its pointers, which differ per process.
   template <typename T>
+    requires std::is_arithmetic_v<T> || std::is_enum_v<T>
   Hasher& add(const T& value) {
     return bytes(&value, sizeof(T));
   }
@@ -145,7 +150,8 @@ class Lowering {
   TaskId add_task(TaskKey key, std::span<const TaskId> deps,
                   Placement placement = Placement::chunk_owner);
   // Adds the task for output chunk (i, j) (part 0) and records it.
-  TaskId add_chunk_task(index_t i, index_t j, std::span<const TaskId> deps);
+  TaskId add_chunk_task(index_t i, index_t j, std::span<const TaskId> deps,
+                        Placement placement = Placement::chunk_owner);
   // Names an existing task as output chunk (i, j): no new work (zero-copy concatenation).
   void alias_chunk(index_t i, index_t j, TaskId existing);
   [[nodiscard]] NodeId node_id() const { return node_; }

@@ -1,0 +1,64 @@
+// Context: what a Tessera program holds to run lazy arrays across ranks: the communicator and the
+// thread pool. Every rank builds the same lazy graph (SPMD); the context checks that they agree,
+// rank 0 (the coordinator) plans and ships each rank its Plan, and every rank runs its part.
+//
+//   tessera::Context ctx;                        // MPI_COMM_WORLD under mpirun, serial otherwise
+//   Array x = ctx.persist(random(...));          // chunks materialized where they are owned
+//   Chunk sums = ctx.compute(x.sum(1));          // gathered to every rank
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tessera/core/array.hpp"
+#include "tessera/core/local_executor.hpp"
+#include "tessera/distributed/comm.hpp"
+#include "tessera/distributed/ownership_map.hpp"
+#include "tessera/distributed/plan_executor.hpp"
+
+namespace tessera {
+
+class Context {
+ public:
+  // Comm::world(), with TESSERA_THREADS threads (default: the node's cores over its ranks).
+  Context();
+  explicit Context(Comm comm, int threads = 0);
+
+  [[nodiscard]] const Comm& comm() const { return comm_; }
+  [[nodiscard]] int rank() const { return comm_.rank(); }
+  [[nodiscard]] int size() const { return comm_.size(); }
+  [[nodiscard]] int threads() const { return executor_.threads(); }
+
+  // The whole array on every rank (root < 0), or on `root` only (others get an empty chunk).
+  // Collective.
+  Chunk compute(const Array& array, int root = -1);
+  std::vector<Chunk> compute(const std::vector<Array>& arrays, int root = -1);
+  // Materializes the array where its chunks are computed; the result is a source backed by an
+  // ownership map (each rank holds its own chunks). Collective.
+  Array persist(const Array& array);
+  // persist() with every chunk moved to the default ownership (chunk-row blocks). Collective.
+  Array rebalance(const Array& array);
+
+  // Statistics of the last compute/persist/rebalance on this rank.
+  [[nodiscard]] const ExecutionStats& last_stats() const { return stats_; }
+
+  // The ownership map of a persisted array; nullptr for any other array.
+  static const OwnershipMap* ownership(const Array& array);
+
+  // Graph fingerprints must agree before anything runs; a mismatch throws DistributedError on
+  // every rank. Exposed for tests.
+  void check_same_graph(const TaskGraph& graph, const char* what) const;
+
+ private:
+  std::vector<Chunk> run(const std::vector<Array>& arrays, Delivery delivery, int root, std::vector<int>* owners);
+
+  Comm comm_;
+  LocalExecutor executor_;
+  ExecutionStats stats_;
+  std::uint64_t persist_count_ = 0;
+};
+
+// Threads per rank when TESSERA_THREADS is not set: the node's cores shared by its ranks.
+int default_threads_per_rank(const Comm& comm);
+
+}  // namespace tessera

@@ -1,0 +1,190 @@
+#include "tessera/distributed/context.hpp"
+
+#include <boost/serialization/utility.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tessera/core/error.hpp"
+#include "tessera/distributed/planner.hpp"
+
+namespace tessera {
+namespace {
+
+// A materialized distributed array: each rank holds the chunks it owns.
+class PersistedNode final : public Node {
+ public:
+  PersistedNode(const Node& like, OwnershipMap map, std::map<std::pair<index_t, index_t>, Chunk> chunks, int rank,
+                std::uint64_t serial)
+      : Node("persisted", like.dtype(), like.layout(), like.grid(), {}),
+        map_(std::move(map)),
+        chunks_(std::move(chunks)),
+        rank_(rank) {
+    Hasher h;
+    h.add(like.fingerprint()).add(serial).add(map_.owners().size());
+    h.bytes(map_.owners().data(), map_.owners().size() * sizeof(int));
+    finish_fingerprint(h);
+  }
+  [[nodiscard]] int fixed_owner(index_t i, index_t j) const override { return map_.owner(i, j); }
+  Chunk compute(const TaskKey& key, std::span<const Chunk>) const override {
+    auto it = chunks_.find({key.i, key.j});
+    if (it == chunks_.end()) {
+      throw InternalError("rank " + std::to_string(rank_) + ": chunk (" + std::to_string(key.i) + ", " +
+                          std::to_string(key.j) + ") of " + name() + " is owned by rank " +
+                          std::to_string(map_.owner(key.i, key.j)));
+    }
+    return it->second;
+  }
+  [[nodiscard]] const OwnershipMap& map() const { return map_; }
+
+ private:
+  OwnershipMap map_;
+  std::map<std::pair<index_t, index_t>, Chunk> chunks_;
+  int rank_;
+};
+
+// Identity on every chunk, placed on the chunk's default owner: moves chunks home.
+class RebalanceNode final : public Node {
+ public:
+  explicit RebalanceNode(const NodePtr& x) : Node("rebalance", x->dtype(), x->layout(), x->grid(), {x}) {
+    finish_fingerprint(Hasher());
+  }
+  void lower(Lowering& lw) const override {
+    for (index_t i = 0; i < grid().num_chunks(0); ++i) {
+      for (index_t j = 0; j < grid().num_chunks(1); ++j) {
+        const TaskId dep = lw.input_chunk(0, i, j);
+        lw.add_chunk_task(i, j, {&dep, 1}, Placement::chunk_owner);
+      }
+    }
+  }
+  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override { return deps[0]; }
+};
+
+}  // namespace
+
+int default_threads_per_rank(const Comm& comm) {
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  if (comm.is_serial()) return cores;
+  MPI_Comm node = MPI_COMM_NULL;
+  int local = 1;
+  if (MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    MPI_Comm_size(node, &local);
+    MPI_Comm_free(&node);
+  }
+  return std::max(1, cores / std::max(1, local));
+}
+
+namespace {
+int pick_threads(const Comm& comm, int threads) {
+  if (threads > 0) return threads;
+  if (const char* env = std::getenv("TESSERA_THREADS"); env != nullptr && *env != '\0') {
+    return LocalExecutor::default_threads();  // validates the variable
+  }
+  return default_threads_per_rank(comm);
+}
+}  // namespace
+
+Context::Context() : Context(Comm::world()) {}
+
+Context::Context(Comm comm, int threads) : comm_(std::move(comm)), executor_(pick_threads(comm_, threads)) {}
+
+void Context::check_same_graph(const TaskGraph& graph, const char* what) const {
+  const std::uint64_t mine = graph.fingerprint();
+  const std::uint64_t lo = comm_.all_reduce_min(mine, what);
+  const std::uint64_t hi = comm_.all_reduce_max(mine, what);
+  if (lo != hi) {
+    throw DistributedError(std::string(what) + ": ranks built different graphs (rank " + std::to_string(rank()) +
+                           " has fingerprint " + std::to_string(mine) +
+                           "); every rank must build the same lazy expression (SPMD)");
+  }
+}
+
+std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery delivery, int root,
+                                std::vector<int>* owners) {
+  if (root >= size()) {
+    throw DistributedError("compute: root rank " + std::to_string(root) + " is outside [0, " +
+                           std::to_string(size()) + ")");
+  }
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<NodePtr> nodes;
+  for (const auto& a : arrays) nodes.push_back(a.node());
+  const TaskGraph graph = TaskGraph::lower(nodes);
+  check_same_graph(graph, "Context::compute");
+  std::vector<TaskId> outputs;
+  for (const auto& n : nodes) {
+    const auto tasks = graph.chunk_tasks(graph.node_id(*n));
+    outputs.insert(outputs.end(), tasks.begin(), tasks.end());
+  }
+  // The coordinator plans; each rank receives its own plan.
+  std::vector<Plan> plans;
+  if (rank() == 0) plans = make_plans(graph, {outputs, size(), delivery, std::max(root, 0)});
+  const Plan plan = comm_.scatter(plans, 0, "shipping plans");
+  if (plan.graph_fingerprint != graph.fingerprint() || plan.rank != rank()) {
+    throw DistributedError("rank " + std::to_string(rank()) + ": received a plan for another graph or rank");
+  }
+  stats_ = ExecutionStats{};
+  stats_.plan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  PlanExecutor executor(comm_, executor_);
+  std::vector<Chunk> held = executor.execute(graph, plan, stats_);
+  if (owners != nullptr) *owners = plan.output_owners;
+
+  // Map held outputs back to every requested output (duplicates allowed), then assemble arrays.
+  std::map<TaskId, Chunk> by_task;
+  for (std::size_t n = 0; n < plan.outputs.size(); ++n) by_task.emplace(plan.outputs[n], held[n]);
+  std::vector<Chunk> per_output;
+  per_output.reserve(outputs.size());
+  for (TaskId t : outputs) {
+    auto it = by_task.find(t);
+    per_output.push_back(it == by_task.end() ? Chunk() : it->second);
+  }
+  return per_output;
+}
+
+std::vector<Chunk> Context::compute(const std::vector<Array>& arrays, int root) {
+  const std::vector<Chunk> chunks = run(arrays, root < 0 ? Delivery::all : Delivery::root, root, nullptr);
+  std::vector<Chunk> out;
+  std::size_t at = 0;
+  for (const auto& a : arrays) {
+    const auto n = static_cast<std::size_t>(a.chunks().num_chunks());
+    if (root < 0 || rank() == root) {
+      out.push_back(assemble_blocks(std::span<const Chunk>(chunks).subspan(at, n), a.chunks().num_chunks(0),
+                                    a.chunks().num_chunks(1)));
+    } else {
+      out.emplace_back();
+    }
+    at += n;
+  }
+  return out;
+}
+
+Chunk Context::compute(const Array& array, int root) { return compute(std::vector<Array>{array}, root).at(0); }
+
+Array Context::persist(const Array& array) {
+  std::vector<int> owners;
+  const std::vector<Chunk> chunks = run({array}, Delivery::in_place, 0, &owners);
+  const ChunkGrid& grid = array.chunks();
+  std::map<std::pair<index_t, index_t>, Chunk> mine;
+  for (index_t i = 0; i < grid.num_chunks(0); ++i) {
+    for (index_t j = 0; j < grid.num_chunks(1); ++j) {
+      const auto n = static_cast<std::size_t>(i * grid.num_chunks(1) + j);
+      if (owners[n] == rank()) mine.emplace(std::pair{i, j}, chunks[n]);
+    }
+  }
+  OwnershipMap map(grid.num_chunks(0), grid.num_chunks(1), std::move(owners), size());
+  return Array(std::make_shared<PersistedNode>(*array.node(), std::move(map), std::move(mine), rank(),
+                                               persist_count_++));
+}
+
+Array Context::rebalance(const Array& array) { return persist(Array(std::make_shared<RebalanceNode>(array.node()))); }
+
+const OwnershipMap* Context::ownership(const Array& array) {
+  const auto* node = dynamic_cast<const PersistedNode*>(array.node().get());
+  return node == nullptr ? nullptr : &node->map();
+}
+
+}  // namespace tessera

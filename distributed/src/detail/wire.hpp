@@ -1,0 +1,18 @@
+// The bytes of a chunk on the wire: a fixed header then the payload (dense values row by row, or
+// CSR indptr relative to 0, indices, values). Decoding validates sizes: a short or inconsistent
+// message is a DistributedError, never a wild read.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "tessera/core/chunk.hpp"
+#include "tessera/core/graph.hpp"
+
+namespace tessera::detail {
+
+std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk);
+// Returns the task id and the chunk.
+std::pair<TaskId, Chunk> decode_chunk(const std::vector<std::byte>& bytes);
+
+}  // namespace tessera::detail
