@@ -1,8 +1,11 @@
 # tessera_add_test(TARGET name SOURCES ... [LIBS ...] [LABELS ...])
 #   One test binary, run once by ctest.
-# tessera_add_mpi_test(TARGET name SOURCES ... [LIBS ...] [RANKS 1 2 3 4] [TIMEOUT s] [LABELS ...])
+# tessera_add_mpi_test(TARGET name SOURCES ... [LIBS ...] [RANKS 1 2 3 4] [TIMEOUT s] [LABELS ...]
+#                      [MAIN target] [ARGS ...])
 #   One test binary registered at several process counts (ADIOS2's pattern): ctest runs
-#   `mpirun -np K` for each K, oversubscribed, each with a bounded TIMEOUT so no run can hang.
+#   `mpirun -np K` for each K, oversubscribed, each with a bounded TIMEOUT so no run can hang,
+#   and once more without mpirun (`.serial`), the laptop case. MAIN defaults to the MPI gtest
+#   main of tests/support (MPI initialized, failures reduced across ranks).
 set(TESSERA_TEST_RANKS 1 2 3 4 CACHE STRING "Process counts every distributed test runs at")
 set(TESSERA_MPI_TEST_ENV
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -34,9 +37,11 @@ function(tessera_add_mpi_test)
     set(T_TIMEOUT 180)
   endif()
   if(NOT T_MAIN)
-    set(T_MAIN GTest::gtest_main)
+    set(T_MAIN tessera_mpi_gtest_main)
   endif()
   _tessera_test_binary(TARGET ${T_TARGET} SOURCES ${T_SOURCES} LIBS ${T_LIBS} ${T_MAIN})
+  add_test(NAME ${T_TARGET}.serial COMMAND ${T_TARGET} ${T_ARGS})
+  set_tests_properties(${T_TARGET}.serial PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "mpi;serial;${T_LABELS}")
   foreach(np IN LISTS T_RANKS)
     set(name ${T_TARGET}.np${np})
     add_test(NAME ${name}

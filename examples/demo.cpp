@@ -8,12 +8,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "tessera/core/array.hpp"
 #include "tessera/core/error.hpp"
-#include "tessera/core/local_executor.hpp"
 #include "tessera/core/render.hpp"
+#include "tessera/distributed/context.hpp"
 
 namespace {
 
@@ -76,44 +77,54 @@ void write(const std::filesystem::path& path, const std::string& text) {
 int main(int argc, char** argv) try {
   using namespace tessera;
   const Options o = parse(argc, argv);
-  std::filesystem::create_directories(o.out);
+  Context ctx;  // MPI_COMM_WORLD under mpirun, one process otherwise
+  const bool root = ctx.rank() == 0;
+  std::ostringstream say;  // only rank 0 prints
+  if (root) std::filesystem::create_directories(o.out);
   const Shape shape{o.n_obs, o.n_vars};
   const ChunkSpec chunks{o.chunk_rows, o.chunk_cols};
+  say << "tessera demo on " << ctx.size() << " rank(s) x " << ctx.threads() << " thread(s)\n\n";
 
-  // X = da.random.random((n_obs, n_vars), chunks=...)
-  const Array x = random(shape, chunks, /*seed=*/0);
-  const Array y = random(shape, chunks, /*seed=*/1);
-  std::cout << repr(x) << "\n\n" << chunk_table(x) << "\n";
-  write(o.out / "X.html", chunk_table_html(x));
+  // X = da.random.random((n_obs, n_vars), chunks=...), materialized where each chunk is owned.
+  const Array x = ctx.persist(random(shape, chunks, /*seed=*/0));
+  const Array y = ctx.persist(random(shape, chunks, /*seed=*/1));
+  say << repr(x) << "\n\n" << chunk_table(x) << "\n";
 
-  // concat: aligned chunks are reused, no new tasks.
-  const Array both = concatenate({x, y}, 0);
-  std::cout << "concatenate([X, Y], axis=0)\n" << chunk_table(both) << "tasks: " << both.graph_stats().tasks
-            << " (X and Y have " << x.graph_stats().tasks << " each)\n\n";
-  write(o.out / "concat.html", chunk_table_html(both));
+  // concat of persisted arrays joins their ownership maps: no tasks, no bytes moved.
+  const Array both = ctx.persist(concatenate({x, y}, 0));
+  say << "concatenate([X, Y], axis=0): " << ctx.last_stats().bytes_moved << " bytes moved\n"
+      << chunk_table(concatenate({x, y}, 0)) << "\n";
 
   // A row-sum and its task graph.
   const Array row_sum = both.sum(1);
-  const std::string dot = task_graph_dot(row_sum);
-  write(o.out / "row_sum.dot", dot);
-  if (auto svg = dot_to_svg(dot)) write(o.out / "row_sum.svg", *svg);
-
-  LocalExecutor executor;
   const auto t0 = std::chrono::steady_clock::now();
-  const Chunk sums = row_sum.compute(executor);
+  const Chunk sums = ctx.compute(row_sum);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "row sums of " << to_string(both.shape()) << " on " << executor.threads() << " threads: "
-            << seconds << " s, peak " << format_bytes(static_cast<index_t>(executor.last_stats().peak_live_bytes))
-            << " live\n";
+  say << "row sums of " << to_string(both.shape()) << ": " << seconds << " s, " << ctx.last_stats().bytes_moved
+      << " bytes moved (the result gathered to every rank)\n";
   // Each row of uniform [0, 1) values sums to about n_vars / 2.
-  std::cout << "first row sums: " << sums.value_at(0, 0) << ", " << sums.value_at(1, 0) << " (expected near "
-            << static_cast<double>(o.n_vars) / 2 << ")\n";
+  say << "first row sums: " << sums.value_at(0, 0) << ", " << sums.value_at(1, 0) << " (expected near "
+      << static_cast<double>(o.n_vars) / 2 << ")\n";
 
-  // Selections: a slice, an index list with repeats, a boolean mask.
-  const Array sliced = x(Selector::slice(0, o.n_obs / 2));
-  const Array listed = x(Selector::take({3 % o.n_obs, 1 % o.n_obs, 3 % o.n_obs}));
-  std::cout << "\nX[:n/2]   " << repr(sliced) << "\nX[[3,1,3]] " << repr(listed) << "\n";
-  std::cout << "\npictures and tables in " << std::filesystem::absolute(o.out).string() << "\n";
+  // Selections: a slice, an index list with repeats, a boolean mask from a comparison.
+  const Array sliced = both(Selector::slice(0, o.n_obs / 2));
+  const Array listed = both(Selector::take({3 % o.n_obs, 1 % o.n_obs, 3 % o.n_obs}));
+  const Chunk first_col = ctx.compute(both(Selector::all(), Selector::slice(0, 1)) > 0.5);
+  const Array masked = both(Selector::mask(first_col));
+  say << "\nX[:n/2]          " << repr(sliced) << "\nX[[3,1,3]]       " << repr(listed)
+      << "\nX[X[:,0] > 0.5]  " << repr(masked) << "\n";
+  const Chunk masked_sums = ctx.compute(masked.sum(0));
+  say << "column sums of the masked rows: " << masked_sums.value_at(0, 0) << ", ...\n";
+
+  if (root) {
+    write(o.out / "X.html", chunk_table_html(x));
+    write(o.out / "concat.html", chunk_table_html(concatenate({x, y}, 0)));
+    const std::string dot = task_graph_dot(concatenate({x, y}, 0).sum(1));
+    write(o.out / "row_sum.dot", dot);
+    if (auto svg = dot_to_svg(dot)) write(o.out / "row_sum.svg", *svg);
+    say << "\npictures and tables in " << std::filesystem::absolute(o.out).string() << "\n";
+    std::cout << say.str();
+  }
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "tessera_demo: " << e.what() << "\n";

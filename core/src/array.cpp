@@ -91,10 +91,10 @@ Array apply(UnaryOp op, const Array& x) { return Array(detail::make_unary(op, x.
 Array apply(BinaryOp op, const Array& a, const Array& b) {
   return Array(detail::make_binary(op, a.node(), b.node()));
 }
-Array apply(BinaryOp op, const Array& a, double scalar) {
+Array apply(BinaryOp op, const Array& a, Scalar scalar) {
   return Array(detail::make_scalar(op, a.node(), scalar, false));
 }
-Array apply(BinaryOp op, double scalar, const Array& a) {
+Array apply(BinaryOp op, Scalar scalar, const Array& a) {
   return Array(detail::make_scalar(op, a.node(), scalar, true));
 }
 

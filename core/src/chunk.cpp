@@ -90,8 +90,9 @@ Chunk Chunk::csr(DType dtype, Shape shape, std::vector<index_t> indptr, std::vec
     throw IndexError(what() + "indptr ends at " + std::to_string(indptr.back()) + " but there are " +
                      std::to_string(nnz) + " indices");
   }
-  if (data->size() < static_cast<std::size_t>(nnz) * itemsize(dtype)) {
-    throw ShapeError(what() + "data holds fewer than the " + std::to_string(nnz) + " values indices need");
+  if (data->size() != static_cast<std::size_t>(nnz) * itemsize(dtype)) {
+    throw ShapeError(what() + "data holds " + std::to_string(data->size() / itemsize(dtype)) + " values but there are " +
+                     std::to_string(nnz) + " indices (they must be the same size)");
   }
   bool canonical = true;
   for (index_t r = 0; r < shape.rows; ++r) {

@@ -469,10 +469,12 @@ bool fits(DType dtype, double v) {
 
 BinaryTypes binary_types(BinaryOp op, DType a, DType b) { return finish_types(op, promote(a, b)); }
 
-BinaryTypes binary_scalar_types(BinaryOp op, DType a, double scalar) {
-  // numpy 1.x value-based casting: a Python scalar does not widen an array of its own kind.
+BinaryTypes binary_scalar_types(BinaryOp op, DType a, Scalar s) {
+  // numpy 1.x value-based casting: a Python scalar does not widen an array of its own kind; a
+  // float scalar makes an integer array float64.
   DType compute = a;
-  const bool integral = std::isfinite(scalar) && scalar == std::trunc(scalar);
+  const double scalar = s.value;
+  const bool integral = s.integral;
   if (!is_float(a)) {
     if (!integral) {
       compute = DType::float64;

@@ -198,13 +198,13 @@ class BinaryNode final : public Node {
 
 class ScalarNode final : public Node {
  public:
-  ScalarNode(BinaryOp op, const NodePtr& x, double scalar, bool left, BinaryTypes types, bool sparse)
+  ScalarNode(BinaryOp op, const NodePtr& x, Scalar scalar, bool left, BinaryTypes types, bool sparse)
       : Node(std::string(tessera::name(op)), types.out, sparse ? Layout::csr : Layout::dense, x->grid(), {x}),
         op_(op),
-        scalar_(scalar),
+        scalar_(scalar.value),
         left_(left),
         types_(types) {
-    finish_fingerprint(Hasher().add(op_).add(scalar_).add(left_).add(types_.compute));
+    finish_fingerprint(Hasher().add(op_).add(scalar_).add(left_).add(types_.compute).add(types_.out));
   }
   Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override {
     const Chunk x = layout() == Layout::dense ? deps[0].to_dense() : deps[0];
@@ -590,9 +590,9 @@ NodePtr make_binary(BinaryOp op, const NodePtr& a, const NodePtr& b) {
   return std::make_shared<BinaryNode>(op, a, bb, types);
 }
 
-NodePtr make_scalar(BinaryOp op, const NodePtr& x, double scalar, bool scalar_left) {
+NodePtr make_scalar(BinaryOp op, const NodePtr& x, Scalar scalar, bool scalar_left) {
   const BinaryTypes types = binary_scalar_types(op, x->dtype(), scalar);
-  const bool sparse = x->layout() == Layout::csr && scalar_keeps_sparse(op, scalar, scalar_left, types);
+  const bool sparse = x->layout() == Layout::csr && scalar_keeps_sparse(op, scalar.value, scalar_left, types);
   return std::make_shared<ScalarNode>(op, x, scalar, scalar_left, types, sparse);
 }
 

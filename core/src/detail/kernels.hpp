@@ -21,7 +21,7 @@ struct BinaryTypes {
   DType out;
 };
 BinaryTypes binary_types(BinaryOp op, DType a, DType b);
-BinaryTypes binary_scalar_types(BinaryOp op, DType a, double scalar);
+BinaryTypes binary_scalar_types(BinaryOp op, DType a, Scalar scalar);
 bool binary_keeps_sparse(BinaryOp op);  // between two CSR operands
 // f(0, s) == 0 (scalar_left: f(s, 0) == 0) in the compute type, so a CSR operand stays CSR.
 bool scalar_keeps_sparse(BinaryOp op, double scalar, bool scalar_left, BinaryTypes types);

@@ -15,7 +15,7 @@ NodePtr make_from_chunk(Chunk data, const ChunkGrid& grid);
 
 NodePtr make_unary(UnaryOp op, const NodePtr& x);
 NodePtr make_binary(BinaryOp op, const NodePtr& a, const NodePtr& b);
-NodePtr make_scalar(BinaryOp op, const NodePtr& x, double scalar, bool scalar_left);
+NodePtr make_scalar(BinaryOp op, const NodePtr& x, Scalar scalar, bool scalar_left);
 NodePtr make_reduce(ReduceOp op, const NodePtr& x, int axis);  // axis -1: all
 NodePtr make_select(const NodePtr& x, int axis, std::vector<index_t> positions);
 NodePtr make_concat(const std::vector<NodePtr>& inputs, int axis);

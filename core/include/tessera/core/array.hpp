@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "tessera/core/chunk.hpp"
@@ -23,6 +24,18 @@
 namespace tessera {
 
 class LocalExecutor;
+
+// A scalar operand, remembering whether it was written as an integer: as in numpy, `x * 2` keeps
+// an integer array's dtype while `x * 2.0` (a float, like Python's) promotes it to float64.
+// Integers beyond 2^53 lose precision (the value is held as a double).
+struct Scalar {
+  template <typename T>
+    requires std::is_arithmetic_v<T>
+  Scalar(T v)  // NOLINT(google-explicit-constructor): scalars convert implicitly, as in numpy
+      : value(static_cast<double>(v)), integral(std::is_integral_v<T>) {}
+  double value;
+  bool integral;
+};
 
 enum class UnaryOp : std::uint8_t {
   negative, absolute, sqrt, square, exp, expm1, log, log1p, sin, cos, tanh, sign, logical_not,
@@ -84,8 +97,8 @@ class Array {
 // Element-wise operations (numpy's broadcasting is limited to equal shapes and scalars).
 Array apply(UnaryOp op, const Array& x);
 Array apply(BinaryOp op, const Array& a, const Array& b);
-Array apply(BinaryOp op, const Array& a, double scalar);
-Array apply(BinaryOp op, double scalar, const Array& a);
+Array apply(BinaryOp op, const Array& a, Scalar scalar);
+Array apply(BinaryOp op, Scalar scalar, const Array& a);
 
 inline Array operator-(const Array& x) { return apply(UnaryOp::negative, x); }
 inline Array abs(const Array& x) { return apply(UnaryOp::absolute, x); }
@@ -99,8 +112,8 @@ inline Array minimum(const Array& a, const Array& b) { return apply(BinaryOp::mi
 
 #define TESSERA_ARRAY_BINARY_OPERATOR(symbol, op)                                              \
   inline Array operator symbol(const Array& a, const Array& b) { return apply(op, a, b); }  \
-  inline Array operator symbol(const Array& a, double s) { return apply(op, a, s); }        \
-  inline Array operator symbol(double s, const Array& a) { return apply(op, s, a); }
+  inline Array operator symbol(const Array& a, Scalar s) { return apply(op, a, s); }        \
+  inline Array operator symbol(Scalar s, const Array& a) { return apply(op, s, a); }
 TESSERA_ARRAY_BINARY_OPERATOR(+, BinaryOp::add)
 TESSERA_ARRAY_BINARY_OPERATOR(-, BinaryOp::subtract)
 TESSERA_ARRAY_BINARY_OPERATOR(*, BinaryOp::multiply)
