@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <memory>
+#include <cstdint>
 #include <optional>
 
 #include "mpi_test.hpp"
@@ -34,7 +35,7 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 
 Context& context() { return *storage(); }
 
-bool all_ranks(bool ok) { return context().comm().all_reduce_min(ok ? 1 : 0, "all_ranks") == 1; }
+bool all_ranks(bool ok) { return context().comm().all_reduce_min(std::uint64_t{ok ? 1U : 0U}, "all_ranks") == 1; }
 
 }  // namespace tessera::testing
 
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
     listeners.Append(new tessera::testing::FailurePrinter(rank));
   }
   const int result = RUN_ALL_TESTS();
-  const std::uint64_t failed = ctx->comm().all_reduce_max(result != 0 ? 1 : 0, "test results");
+  const std::uint64_t failed = ctx->comm().all_reduce_max(std::uint64_t{result != 0 ? 1U : 0U}, "test results");
   if (rank == 0 && failed != 0 && result == 0) std::cerr << "FAILED on another rank (see [rank N] lines)\n";
   ctx.reset();
   return failed != 0 ? 1 : 0;
