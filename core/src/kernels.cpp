@@ -281,7 +281,21 @@ Chunk partial_dense(ReduceOp op, const Chunk& x, int axis) {
   }
   // Columns (axis 0) and everything (-1): fold rows into one accumulator row, in row order.
   std::vector<store_t<A>> acc(static_cast<std::size_t>(cols), store_t<A>{});
-  for (index_t r = 0; r < rows; ++r) {
+  index_t first_row = 0;
+  if (additive && op != ReduceOp::count_nonzero) {
+    // Four rows per pass over the accumulator row: a quarter of the accumulator traffic, and
+    // still a fixed order ((r0 + r1) + (r2 + r3)) that depends only on the chunk.
+    for (; first_row + 4 <= rows; first_row += 4) {
+      const T* p0 = x.row<T>(first_row);
+      const T* p1 = x.row<T>(first_row + 1);
+      const T* p2 = x.row<T>(first_row + 2);
+      const T* p3 = x.row<T>(first_row + 3);
+      for (index_t c = 0; c < cols; ++c) {
+        acc[c] += (static_cast<A>(p0[c]) + static_cast<A>(p1[c])) + (static_cast<A>(p2[c]) + static_cast<A>(p3[c]));
+      }
+    }
+  }
+  for (index_t r = first_row; r < rows; ++r) {
     const T* p = x.row<T>(r);
     if (additive) {
       for (index_t c = 0; c < cols; ++c) acc[c] += value(p[c]);

@@ -50,19 +50,18 @@ class RandomNode final : public Node {
       Chunk out = Chunk::dense(dtype(), s);
       for (index_t r = 0; r < s.rows; ++r) {
         T* dst = out.mutable_row<T>(r);
-        index_t n = (r0 + r) * ncols + c0;
         // Two doubles per Philox block: elements 2m and 2m+1 share counter m.
-        r123::Philox4x32::ctr_type block{};
-        index_t block_of = -1;
-        for (index_t c = 0; c < s.cols; ++c, ++n) {
-          const index_t m = n >> 1;
-          if (m != block_of) {
-            block = philox(seed_, static_cast<std::uint64_t>(m), 0);
-            block_of = m;
-          }
-          const double u = (n & 1) == 0 ? u01_from(block[0], block[1]) : u01_from(block[2], block[3]);
-          dst[c] = static_cast<T>(u);
+        index_t n = (r0 + r) * ncols + c0;
+        index_t c = 0;
+        if ((n & 1) == 1 && c < s.cols) {  // odd start: the second half of a block
+          dst[c++] = static_cast<T>(philox_uniform(seed_, n++));
         }
+        for (; c + 2 <= s.cols; c += 2, n += 2) {
+          const auto block = philox(seed_, static_cast<std::uint64_t>(n >> 1), 0);
+          dst[c] = static_cast<T>(u01_from(block[0], block[1]));
+          dst[c + 1] = static_cast<T>(u01_from(block[2], block[3]));
+        }
+        if (c < s.cols) dst[c] = static_cast<T>(philox_uniform(seed_, n));
       }
       return out;
     });
