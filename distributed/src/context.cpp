@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
@@ -122,7 +123,27 @@ std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery deliv
   }
   // The coordinator plans; each rank receives its own plan.
   std::vector<Plan> plans;
-  if (rank() == 0) plans = make_plans(graph, {outputs, size(), delivery, std::max(root, 0)});
+  std::exception_ptr planning_error;
+  std::string planning_message;
+  if (rank() == 0) {
+    try {
+      plans = make_plans(graph, {outputs, size(), delivery, std::max(root, 0)});
+    } catch (const std::exception& e) {
+      planning_error = std::current_exception();
+      planning_message = e.what();
+    }
+  }
+  // Everyone learns whether the coordinator could plan before anyone waits for a plan.
+  if (size() > 1) {
+    std::vector<std::byte> message(planning_message.size());
+    std::memcpy(message.data(), planning_message.data(), message.size());
+    comm_.broadcast(message, 0, "sharing the planning outcome");
+    if (!message.empty() && rank() != 0) {
+      throw DistributedError("the coordinator (rank 0) could not plan: " +
+                             std::string(reinterpret_cast<const char*>(message.data()), message.size()));
+    }
+  }
+  if (planning_error) std::rethrow_exception(planning_error);
   const Plan plan = comm_.scatter(plans, 0, "shipping plans");
   if (plan.graph_fingerprint != graph.fingerprint() || plan.rank != rank()) {
     throw DistributedError("rank " + std::to_string(rank()) + ": received a plan for another graph or rank");

@@ -114,6 +114,7 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
   std::string local_message;
   try {
     out = executor_.run(graph, run_mask, plan.outputs, hooks);
+    if (peer_failed < 0) pump_sends();  // the last finished chunks
   } catch (const PeerFailure&) {
     // Another rank failed: its message comes with the agreement below.
   } catch (const std::exception& e) {
@@ -129,8 +130,6 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
     for (int r = 0; r < comm.size(); ++r) {
       if (r != comm.rank()) in_flight.push_back({notice, comm.isend(*notice, r, kErrorTag, "reporting a failure")});
     }
-  } else if (peer_failed < 0) {
-    pump_sends();  // the last finished chunks
   }
   // Leave together: finish sending (receiving whatever others still send), then a non-blocking
   // barrier, still receiving, so no rank waits on one that has stopped listening.

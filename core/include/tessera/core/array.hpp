@@ -64,6 +64,8 @@ class Array {
   [[nodiscard]] std::string name() const { return node_->name(); }
   [[nodiscard]] const NodePtr& node() const { return node_; }
   [[nodiscard]] GraphStats graph_stats() const;
+  // The data, when this array is an in-memory source (from_chunk): nothing to compute.
+  [[nodiscard]] const Chunk* in_memory() const { return node_->in_memory(); }
 
   // Selection: x(rows, cols), or along one axis.
   [[nodiscard]] Array operator()(const Selector& rows, const Selector& cols = Selector::all()) const;

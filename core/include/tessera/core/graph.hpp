@@ -83,6 +83,8 @@ class Node {
   // For sources whose chunks already live on a given rank (persisted arrays, files read on
   // their owner); -1 lets the planner choose.
   [[nodiscard]] virtual int fixed_owner(index_t /*i*/, index_t /*j*/) const { return -1; }
+  // The whole array when this node is an in-memory source (nothing to compute), else nullptr.
+  [[nodiscard]] virtual const Chunk* in_memory() const { return nullptr; }
 
  protected:
   // Called once by every concrete constructor: mixes parameters into the fingerprint.
