@@ -1,0 +1,363 @@
+#include "tessera/anndata/anndata.hpp"
+
+#include <cstdio>
+#include <functional>
+
+#include "tessera/core/error.hpp"
+#include "tessera/distributed/context.hpp"
+
+namespace tessera {
+namespace {
+
+std::string shape_text(index_t rows, index_t cols) {
+  std::string s = "(";
+  if (rows >= 0) s += std::to_string(rows);
+  if (rows >= 0 && cols >= 0) s += ", ";
+  if (cols >= 0) s += std::to_string(cols);
+  if (cols < 0) s += ",";
+  return s + ")";
+}
+
+// An in-memory chunk as an array, one chunk (or the given chunking) over it, zero-copy.
+Array in_memory_array(const Chunk& data, const std::optional<ChunkGrid>& chunks = std::nullopt) {
+  if (chunks) return from_chunk(data, ChunkSpec(*chunks));
+  return from_chunk(data, ChunkSpec(std::max<index_t>(data.rows(), 1), std::max<index_t>(data.cols(), 1)));
+}
+
+Uns copy_uns(const Uns& uns, bool copy_data);
+
+UnsValue copy_value(const UnsValue& v, bool copy_data) {
+  return std::visit(
+      [&](const auto& x) -> UnsValue {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, UnsValue::Mapping>) {
+          return copy_uns(*x, copy_data);
+        } else if constexpr (std::is_same_v<T, NdArray>) {
+          return copy_data ? NdArray{x.data.deep_copy(), x.shape} : x;
+        } else if constexpr (std::is_same_v<T, DataFrame>) {
+          return copy_data ? x.deep_copy() : x;
+        } else {
+          return x;
+        }
+      },
+      v.get());
+}
+
+Uns copy_uns(const Uns& uns, bool copy_data) {
+  Uns out(uns.name());
+  for (const auto& [k, v] : uns) out.set(k, copy_value(v, copy_data));
+  return out;
+}
+
+}  // namespace
+
+// ---- uns ---------------------------------------------------------------------------------------
+
+NdArray NdArray::scalar(const Chunk& one_by_one) {
+  if (one_by_one.shape() != Shape{1, 1}) {
+    throw ShapeError("a numeric scalar needs a 1 x 1 chunk, got " + to_string(one_by_one.shape()));
+  }
+  return {one_by_one, {}};
+}
+
+bool operator==(const NdArray& a, const NdArray& b) {
+  return a.shape == b.shape && a.data.dtype() == b.data.dtype() && a.data.layout() == b.data.layout() &&
+         array_equal(a.data, b.data);
+}
+
+UnsValue UnsValue::deep_copy() const { return copy_value(*this, true); }
+
+bool operator==(const UnsValue& a, const UnsValue& b) {
+  if (a.get().index() != b.get().index()) return false;
+  if (a.holds<UnsValue::Mapping>()) return a.mapping() == b.mapping();
+  return std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, UnsValue::Mapping>) {
+          return false;
+        } else {
+          return x == std::get<T>(b.get());
+        }
+      },
+      a.get());
+}
+
+Uns deep_copy(const Uns& uns) { return copy_uns(uns, true); }
+
+bool operator==(const Uns& a, const Uns& b) {
+  if (a.keys() != b.keys()) return false;
+  for (const auto& [k, v] : a) {
+    if (!(v == b.at(k))) return false;
+  }
+  return true;
+}
+
+// ---- aligned arrays ----------------------------------------------------------------------------
+
+AlignedArrays::AlignedArrays(std::string name, index_t rows, index_t cols)
+    : arrays_(std::move(name)), rows_(rows), cols_(cols) {}
+
+void AlignedArrays::set(std::string key, Array value) {
+  const Shape s = value.shape();
+  if ((rows_ >= 0 && s.rows != rows_) || (cols_ >= 0 && s.cols != cols_)) {
+    throw ShapeError("Value passed for " + name() + "[" + python_repr(key) + "] is of incorrect shape " +
+                     to_string(s) + ": values of " + name() + " must have shape " + shape_text(rows_, cols_) +
+                     (cols_ < 0 ? " in their first dimension" : ""));
+  }
+  arrays_.set(std::move(key), std::move(value));
+}
+
+void AlignedArrays::set(std::string key, const Chunk& value) { set(std::move(key), in_memory_array(value)); }
+
+// ---- axis indices ------------------------------------------------------------------------------
+
+AxisIndex AxisIndex::names(std::vector<std::string> names) {
+  AxisIndex index;
+  index.names_ = std::move(names);
+  return index;
+}
+
+std::vector<index_t> AxisIndex::resolve(const std::vector<std::string>& axis_names, const char* axis,
+                                        const DataFrame& frame) const {
+  try {
+    if (names_) return frame.positions(*names_);
+    return selector_.resolve(static_cast<index_t>(axis_names.size()));
+  } catch (const IndexError& e) {
+    throw IndexError(std::string("selecting ") + axis + ": " + e.what());
+  }
+}
+
+// ---- AnnData -----------------------------------------------------------------------------------
+
+AnnData::AnnData(index_t n_obs, index_t n_vars)
+    : obs_(DataFrame::range_index(n_obs, "obs")), var_(DataFrame::range_index(n_vars, "var")) {
+  if (n_obs < 0 || n_vars < 0) throw ShapeError("AnnData: negative shape " + to_string(Shape{n_obs, n_vars}));
+  reset_slots();
+}
+
+AnnData::AnnData(Array X, std::optional<DataFrame> obs, std::optional<DataFrame> var)
+    : AnnData(obs ? std::move(*obs) : DataFrame::range_index(X.shape().rows, "obs"),
+              var ? std::move(*var) : DataFrame::range_index(X.shape().cols, "var")) {
+  set_X(std::move(X));
+}
+
+AnnData::AnnData(const Chunk& X, std::optional<DataFrame> obs, std::optional<DataFrame> var)
+    : AnnData(in_memory_array(X), std::move(obs), std::move(var)) {}
+
+AnnData::AnnData(DataFrame obs, DataFrame var) : obs_(std::move(obs)), var_(std::move(var)) {
+  obs_.set_name("obs");
+  var_.set_name("var");
+  reset_slots();
+}
+
+void AnnData::reset_slots() {
+  obsm_ = AlignedArrays("obsm", n_obs(), -1);
+  varm_ = AlignedArrays("varm", n_vars(), -1);
+  layers_ = AlignedArrays("layers", n_obs(), n_vars());
+  obsp_ = AlignedArrays("obsp", n_obs(), n_obs());
+  varp_ = AlignedArrays("varp", n_vars(), n_vars());
+}
+
+void AnnData::set_X(Array X) {
+  if (X.shape() != shape()) {
+    throw ShapeError("X of shape " + to_string(X.shape()) + " does not fit an object with n_obs × n_vars = " +
+                     std::to_string(n_obs()) + " × " + std::to_string(n_vars()));
+  }
+  X_ = std::move(X);
+  is_view_ = false;
+}
+
+void AnnData::set_X(const Chunk& X) { set_X(in_memory_array(X)); }
+
+void AnnData::set_obs(DataFrame obs) {
+  if (obs.size() != n_obs()) {
+    throw ShapeError("obs has " + std::to_string(obs.size()) + " rows but the object has " +
+                     std::to_string(n_obs()) + " observations");
+  }
+  obs.set_name("obs");
+  obs_ = std::move(obs);
+}
+
+void AnnData::set_var(DataFrame var) {
+  if (var.size() != n_vars()) {
+    throw ShapeError("var has " + std::to_string(var.size()) + " rows but the object has " +
+                     std::to_string(n_vars()) + " variables");
+  }
+  var.set_name("var");
+  var_ = std::move(var);
+}
+
+void AnnData::set_raw(Raw raw) {
+  raw.var.set_name("raw.var");
+  if (raw.X) {
+    if (raw.X->shape().rows != n_obs()) {
+      throw ShapeError("raw.X has " + std::to_string(raw.X->shape().rows) + " rows but the object has " +
+                       std::to_string(n_obs()) + " observations");
+    }
+    if (raw.var.size() == 0 && raw.X->shape().cols > 0) raw.var = DataFrame::range_index(raw.X->shape().cols, "raw.var");
+    if (raw.X->shape().cols != raw.var.size()) {
+      throw ShapeError("raw.X has " + std::to_string(raw.X->shape().cols) + " columns but raw.var has " +
+                       std::to_string(raw.var.size()) + " rows");
+    }
+  }
+  AlignedArrays varm("raw.varm", raw.var.size(), -1);
+  for (const auto& [k, v] : raw.varm) varm.set(k, v);
+  raw.varm = std::move(varm);
+  raw_ = std::move(raw);
+}
+
+AnnData AnnData::operator()(const AxisIndex& obs, const AxisIndex& var) const {
+  const std::vector<index_t> rows = obs.resolve(obs_names(), "obs", obs_);
+  const std::vector<index_t> cols = var.resolve(var_names(), "var", var_);
+  const Selector r = obs.is_all() ? Selector::all() : Selector::take(rows);
+  const Selector c = var.is_all() ? Selector::all() : Selector::take(cols);
+  AnnData v(obs_.take(rows), var_.take(cols));
+  if (X_) v.X_ = (*X_)(r, c);
+  for (const auto& [k, a] : layers_) v.layers_.set(k, a(r, c));
+  for (const auto& [k, a] : obsm_) v.obsm_.set(k, a(r));
+  for (const auto& [k, a] : varm_) v.varm_.set(k, a(c));
+  for (const auto& [k, a] : obsp_) v.obsp_.set(k, a(r, r));
+  for (const auto& [k, a] : varp_) v.varp_.set(k, a(c, c));
+  v.uns_ = copy_uns(uns_, false);
+  if (raw_) {
+    Raw raw;
+    if (raw_->X) raw.X = (*raw_->X)(r);
+    raw.var = raw_->var;
+    raw.varm = raw_->varm;
+    v.raw_ = std::move(raw);
+  }
+  v.is_view_ = true;
+  return v;
+}
+
+AnnData AnnData::copy() const {
+  AnnData c = *this;
+  c.uns_ = copy_uns(uns_, false);
+  c.is_view_ = false;
+  return c;
+}
+
+AnnData AnnData::materialize(const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute,
+                             bool copy) const {
+  // Every array slot, in a fixed order, so one collective computes them all.
+  std::vector<const Array*> slots;
+  if (X_) slots.push_back(&*X_);
+  for (const AlignedArrays* m : {&layers_, &obsm_, &varm_, &obsp_, &varp_}) {
+    for (const auto& [k, a] : *m) slots.push_back(&a);
+  }
+  if (raw_) {
+    if (raw_->X) slots.push_back(&*raw_->X);
+    for (const auto& [k, a] : raw_->varm) slots.push_back(&a);
+  }
+  std::vector<Array> lazy;
+  for (const Array* a : slots) {
+    if (a->in_memory() == nullptr) lazy.push_back(*a);
+  }
+  const std::vector<Chunk> computed = compute(lazy);
+  std::size_t next = 0;
+  const auto resolve = [&](const Array& a) {
+    const Chunk* data = a.in_memory();
+    Chunk chunk = data != nullptr ? *data : computed.at(next++);
+    // Computed chunks are fresh: only shared in-memory buffers need copying for copy=true.
+    if (copy && data != nullptr) chunk = chunk.deep_copy();
+    return in_memory_array(chunk, a.chunks());
+  };
+  AnnData out = *this;
+  if (X_) out.X_ = resolve(*X_);
+  for (auto [src, dst] : {std::pair{&layers_, &out.layers_}, {&obsm_, &out.obsm_}, {&varm_, &out.varm_},
+                          {&obsp_, &out.obsp_}, {&varp_, &out.varp_}}) {
+    for (const auto& [k, a] : *src) dst->set(k, resolve(a));
+  }
+  if (raw_) {
+    if (raw_->X) out.raw_->X = resolve(*raw_->X);
+    for (const auto& [k, a] : raw_->varm) out.raw_->varm.set(k, resolve(a));
+    if (copy) out.raw_->var = raw_->var.deep_copy();
+  }
+  out.uns_ = copy_uns(uns_, copy);
+  if (copy) {
+    out.obs_ = obs_.deep_copy();
+    out.var_ = var_.deep_copy();
+  }
+  out.is_view_ = false;
+  return out;
+}
+
+AnnData AnnData::to_memory(bool copy) const {
+  return materialize(
+      [](const std::vector<Array>& arrays) {
+        std::vector<Chunk> out;
+        out.reserve(arrays.size());
+        for (const auto& a : arrays) out.push_back(a.compute());
+        return out;
+      },
+      copy);
+}
+
+AnnData AnnData::to_memory(Context& ctx, bool copy) const {
+  return materialize([&](const std::vector<Array>& arrays) { return ctx.compute(arrays); }, copy);
+}
+
+AnnData AnnData::transpose() const {
+  AnnData t(var_, obs_);
+  if (X_) t.X_ = X_->transpose();
+  for (const auto& [k, a] : layers_) t.layers_.set(k, a.transpose());
+  for (const auto& [k, a] : varm_) t.obsm_.set(k, a);
+  for (const auto& [k, a] : obsm_) t.varm_.set(k, a);
+  for (const auto& [k, a] : varp_) t.obsp_.set(k, a);
+  for (const auto& [k, a] : obsp_) t.varp_.set(k, a);
+  t.uns_ = copy_uns(uns_, false);
+  return t;
+}
+
+std::string python_repr(std::string_view text) {
+  const bool double_quotes = text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
+  const char quote = double_quotes ? '"' : '\'';
+  std::string out(1, quote);
+  for (unsigned char ch : text) {
+    switch (ch) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (ch == static_cast<unsigned char>(quote)) {
+          out += '\\';
+          out += static_cast<char>(ch);
+        } else if (ch < 0x20 || ch == 0x7f) {
+          char buf[5];
+          std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+          out += buf;
+        } else {
+          out += static_cast<char>(ch);
+        }
+    }
+  }
+  out += quote;
+  return out;
+}
+
+std::string AnnData::repr() const {
+  std::string out = is_view_ ? "View of " : "";
+  out += "AnnData object with n_obs × n_vars = " + std::to_string(n_obs()) + " × " + std::to_string(n_vars());
+  const auto line = [&](const char* attr, const std::vector<std::string>& keys) {
+    if (keys.empty()) return;
+    out += "\n    ";
+    out += attr;
+    out += ": ";
+    for (std::size_t n = 0; n < keys.size(); ++n) {
+      if (n > 0) out += ", ";
+      out += python_repr(keys[n]);
+    }
+  };
+  line("obs", obs_.columns().keys());
+  line("var", var_.columns().keys());
+  line("uns", uns_.keys());
+  line("obsm", obsm_.keys());
+  line("varm", varm_.keys());
+  line("layers", layers_.keys());
+  line("obsp", obsp_.keys());
+  line("varp", varp_.keys());
+  return out;
+}
+
+}  // namespace tessera
