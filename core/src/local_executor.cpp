@@ -67,12 +67,14 @@ class Execution final : public LocalExecutor::Inbox {
     for (int w = 0; w < threads; ++w) workers.emplace_back([this] { work(); });
     {
       std::unique_lock lock(mutex_);
+      bool busy = false;
       while (pending_ > 0 && !error_) {
         if (hooks_.poll) {
-          cv_.wait_for(lock, hooks_.poll_interval);
+          if (!busy) cv_.wait_for(lock, hooks_.poll_interval);
           lock.unlock();
+          if (busy) std::this_thread::yield();
           try {
-            hooks_.poll(*this);
+            busy = hooks_.poll(*this);
           } catch (...) {
             lock.lock();
             fail(std::current_exception());

@@ -255,9 +255,9 @@ std::optional<Comm::Incoming> Comm::probe(int tag, const char* hint) const {
   return Incoming{status.MPI_SOURCE, status.MPI_TAG, static_cast<std::size_t>(count)};
 }
 
-std::vector<std::byte> Comm::receive(const Incoming& message, const char* hint) const {
-  std::vector<std::byte> bytes(message.bytes);
-  check(MPI_Recv(bytes.data(), static_cast<int>(message.bytes), MPI_BYTE, message.source, message.tag, comm_,
+std::shared_ptr<Buffer> Comm::receive(const Incoming& message, const char* hint) const {
+  auto bytes = Buffer::allocate(message.bytes);
+  check(MPI_Recv(bytes->data(), static_cast<int>(message.bytes), MPI_BYTE, message.source, message.tag, comm_,
                  MPI_STATUS_IGNORE),
         "MPI_Recv", hint);
   return bytes;

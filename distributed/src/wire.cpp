@@ -14,8 +14,9 @@ struct Header {
   std::int64_t nnz;
   std::uint8_t dtype;
   std::uint8_t layout;
-  std::uint8_t pad[6];
+  std::uint8_t pad[30];  // 64 bytes: the payload stays aligned for any dtype
 };
+static_assert(sizeof(Header) == 64);
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T* data, std::size_t n) {
@@ -52,8 +53,9 @@ std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk) {
   return out;
 }
 
-std::pair<TaskId, Chunk> decode_chunk(const std::vector<std::byte>& bytes) {
+std::pair<TaskId, Chunk> decode_chunk(const std::shared_ptr<Buffer>& buffer) {
   Header h{};
+  const Buffer& bytes = *buffer;
   if (bytes.size() < sizeof(Header)) {
     throw DistributedError("chunk message of " + std::to_string(bytes.size()) + " bytes is shorter than its header");
   }
@@ -69,9 +71,9 @@ std::pair<TaskId, Chunk> decode_chunk(const std::vector<std::byte>& bytes) {
   if (h.layout == static_cast<std::uint8_t>(Layout::dense)) {
     const std::size_t need = static_cast<std::size_t>(shape.size()) * item;
     if (left != need) throw DistributedError("dense chunk message for task " + std::to_string(h.task) + " has the wrong size");
-    Chunk c = Chunk::dense(dtype, shape);
-    if (need > 0) std::memcpy(c.mutable_row<std::byte>(0), at, need);
-    return {h.task, std::move(c)};
+    if (shape.size() == 0) return {h.task, Chunk::dense(dtype, shape)};
+    // The values follow the 64-byte header: view them in place.
+    return {h.task, Chunk::dense_view(dtype, shape, buffer, static_cast<index_t>(sizeof(Header) / item), shape.cols)};
   }
   const std::size_t need = static_cast<std::size_t>(h.rows + 1 + h.nnz) * sizeof(index_t) + static_cast<std::size_t>(h.nnz) * item;
   if (left != need) throw DistributedError("CSR chunk message for task " + std::to_string(h.task) + " has the wrong size");

@@ -312,6 +312,7 @@ TEST(LocalExecutor, RunWithDeliveredChunks) {
                                                        1000.0 + double(next)));
       ++next;
     }
+    return false;  // nothing in flight: wait for the next poll interval
   };
   hooks.on_done = [&](TaskId id, const Chunk&) {
     const std::lock_guard<std::mutex> lock(mutex);

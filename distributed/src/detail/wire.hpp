@@ -12,7 +12,7 @@
 namespace tessera::detail {
 
 std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk);
-// Returns the task id and the chunk.
-std::pair<TaskId, Chunk> decode_chunk(const std::vector<std::byte>& bytes);
+// Returns the task id and the chunk; a dense chunk is a view into `bytes` (no copy).
+std::pair<TaskId, Chunk> decode_chunk(const std::shared_ptr<Buffer>& bytes);
 
 }  // namespace tessera::detail

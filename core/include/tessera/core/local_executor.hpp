@@ -30,8 +30,9 @@ class LocalExecutor {
 
   // The general form, used by the distributed executor. Runs the tasks marked in `run_mask`;
   // a dependency outside the mask must be handed in with Inbox::deliver. `poll` is called on the
-  // calling thread while tasks are pending (at least every `poll_interval`): the place to drive
-  // communication and deliver arrived chunks. `on_done` is called from a worker with every
+  // calling thread while tasks are pending (at least every `poll_interval`, and again at once
+  // while it returns true, e.g. while messages are in flight): the place to drive communication
+  // and deliver arrived chunks. `on_done` is called from a worker with every
   // finished task marked in `export_mask`. Results of `targets` are returned in order.
   class Inbox {
    public:
@@ -39,7 +40,7 @@ class LocalExecutor {
     virtual void deliver(TaskId id, Chunk chunk) = 0;
   };
   struct Hooks {
-    std::function<void(Inbox&)> poll;
+    std::function<bool(Inbox&)> poll;
     std::function<void(TaskId, const Chunk&)> on_done;
     const std::vector<bool>* export_mask = nullptr;
     std::chrono::microseconds poll_interval{200};

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/core/chunk.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera {
@@ -105,7 +106,8 @@ class Comm {
   };
   // A message waiting to be received on `tag` (MPI_ANY_TAG for any), from any rank.
   [[nodiscard]] std::optional<Incoming> probe(int tag, const char* hint) const;
-  [[nodiscard]] std::vector<std::byte> receive(const Incoming& message, const char* hint) const;
+  // Into uninitialized storage (large messages are not zero-filled first).
+  [[nodiscard]] std::shared_ptr<Buffer> receive(const Incoming& message, const char* hint) const;
   // Non-blocking barrier: test() the request until every rank has entered it.
   [[nodiscard]] Request ibarrier(const char* hint) const;
 
