@@ -8,7 +8,8 @@
 // The Python it mirrors:
 //   X = da.random.random((n_obs, n_vars), chunks=(4096, 4096))
 //   a = ad.AnnData(X=X, layers={"a": X}, obsm={"a": da.random.random((n_obs, 100))},
-//                  obs=pd.DataFrame({"batch": ["a"] * (n_obs // 2) + ["b"] * (n_obs - n_obs // 2)}))
+//                  obs=pd.DataFrame({"batch": ["a"] * (n_obs // 2) + ["b"] * (n_obs - n_obs //
+//                  2)}))
 //   adata = ad.concat([a, b], index_unique="-")
 //   adata[:100]; adata[[0, 5, 5, 10]]; adata[adata.obs["batch"] == "b"]
 //   adata.to_memory(copy=False); adata.to_memory(copy=True)
@@ -44,7 +45,8 @@ tessera::index_t parse_count(const std::string& flag, const std::string& text) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != text.size() || v < 1) throw tessera::ValueError(flag + " needs a positive whole number, got '" + text + "'");
+  if (used != text.size() || v < 1)
+    throw tessera::ValueError(flag + " needs a positive whole number, got '" + text + "'");
   return v;
 }
 
@@ -64,7 +66,8 @@ Options parse(int argc, char** argv) {
       o.n_vars = parse_count(flag, value);
     } else if (flag == "--chunks") {
       const auto comma = value.find(',');
-      if (comma == std::string::npos) throw tessera::ValueError("--chunks needs R,C, got '" + value + "'");
+      if (comma == std::string::npos)
+        throw tessera::ValueError("--chunks needs R,C, got '" + value + "'");
       o.chunk_rows = parse_count(flag, value.substr(0, comma));
       o.chunk_cols = parse_count(flag, value.substr(comma + 1));
     } else if (flag == "--out") {
@@ -96,7 +99,8 @@ tessera::AnnData make_object(const Options& o, std::uint64_t seed) {
   a.obsm().set("a", random({o.n_obs, 100}, ChunkSpec{o.chunk_rows, 100}, seed + 100));
   const std::optional<std::string> first{"a"}, second{"b"};
   std::vector<std::optional<std::string>> batch(static_cast<std::size_t>(o.n_obs));
-  for (index_t i = 0; i < o.n_obs; ++i) batch[i] = i < o.n_obs / 2 ? first : second;
+  for (index_t i = 0; i < o.n_obs; ++i)
+    batch[i] = i < o.n_obs / 2 ? first : second;
   a.obs().set("batch", Column::categorical(batch));
   return a;
 }
@@ -113,45 +117,53 @@ int main(int argc, char** argv) try {
 
   const AnnData a = make_object(o, 0);
   const AnnData b = make_object(o, 1);
-  say << ">>> a\n" << a.repr() << "\n\n>>> a.X\n" << repr(*a.X()) << "\n" << chunk_table(*a.X()) << "\n";
+  say << ">>> a\n"
+      << a.repr() << "\n\n>>> a.X\n"
+      << repr(*a.X()) << "\n"
+      << chunk_table(*a.X()) << "\n";
 
   // concat: the chunks of a and b are reused as they are (no tasks added).
   ConcatOptions options;
   options.index_unique = "-";
   const AnnData adata = concat({a, b}, options);
-  say << ">>> adata = ad.concat([a, b], index_unique=\"-\")\n" << adata.repr() << "\n\n>>> adata.X\n"
-      << chunk_table(*adata.X()) << "tasks: " << adata.X()->graph_stats().tasks << " (a.X and b.X have "
-      << a.X()->graph_stats().tasks << " each)\n>>> adata.obs_names[:3]\n";
-  for (int i = 0; i < 3; ++i) say << python_repr(adata.obs_names()[i]) << (i < 2 ? ", " : "\n\n");
+  say << ">>> adata = ad.concat([a, b], index_unique=\"-\")\n"
+      << adata.repr() << "\n\n>>> adata.X\n"
+      << chunk_table(*adata.X()) << "tasks: " << adata.X()->graph_stats().tasks
+      << " (a.X and b.X have " << a.X()->graph_stats().tasks << " each)\n>>> adata.obs_names[:3]\n";
+  for (int i = 0; i < 3; ++i)
+    say << python_repr(adata.obs_names()[i]) << (i < 2 ? ", " : "\n\n");
 
   // The three kinds of views.
   const AnnData sliced = adata(Selector::slice(0, 100));
   const AnnData listed = adata(Selector::take({0, 5, 5, 10}));
   const AnnData batch_b = adata(adata.obs()["batch"] == "b");
-  say << ">>> adata[:100]\n" << sliced.repr() << "\n\n>>> adata[[0, 5, 5, 10]]\n" << listed.repr()
-      << "\n\n>>> adata[adata.obs[\"batch\"] == \"b\"]\n" << batch_b.repr() << "\n>>> _.X\n"
+  say << ">>> adata[:100]\n"
+      << sliced.repr() << "\n\n>>> adata[[0, 5, 5, 10]]\n"
+      << listed.repr() << "\n\n>>> adata[adata.obs[\"batch\"] == \"b\"]\n"
+      << batch_b.repr() << "\n>>> _.X\n"
       << chunk_table(*batch_b.X()) << "\n";
 
   // A reduction over the view, computed across the ranks.
   auto t0 = std::chrono::steady_clock::now();
   const Chunk means = ctx.compute(batch_b.X()->mean(1));
-  say << ">>> adata[adata.obs[\"batch\"] == \"b\"].X.mean(axis=1)[:3]  (" << seconds_since(t0) << " s, "
-      << ctx.last_stats().bytes_moved << " bytes moved)\n"
+  say << ">>> adata[adata.obs[\"batch\"] == \"b\"].X.mean(axis=1)[:3]  (" << seconds_since(t0)
+      << " s, " << ctx.last_stats().bytes_moved << " bytes moved)\n"
       << means.value_at(0, 0) << ", " << means.value_at(1, 0) << ", " << means.value_at(2, 0)
       << "  (uniform values: near 0.5)\n\n";
 
   // to_memory: everything computed; copy=false shares what is already in memory, copy=true not.
   t0 = std::chrono::steady_clock::now();
   const AnnData in_memory = adata.to_memory(ctx, /*copy=*/false);
-  say << ">>> m = adata.to_memory(copy=False)  (" << seconds_since(t0) << " s)\n" << in_memory.repr() << "\n";
+  say << ">>> m = adata.to_memory(copy=False)  (" << seconds_since(t0) << " s)\n"
+      << in_memory.repr() << "\n";
   t0 = std::chrono::steady_clock::now();
   const AnnData shared = in_memory.to_memory(ctx, /*copy=*/false);
   const AnnData copied = in_memory.to_memory(ctx, /*copy=*/true);
   say << ">>> m.to_memory(copy=False).X shares memory with m.X: " << std::boolalpha
       << shared.X()->in_memory()->shares_memory_with(*in_memory.X()->in_memory())
       << "\n>>> m.to_memory(copy=True).X shares memory with m.X: "
-      << copied.X()->in_memory()->shares_memory_with(*in_memory.X()->in_memory()) << "  (" << seconds_since(t0)
-      << " s)\n";
+      << copied.X()->in_memory()->shares_memory_with(*in_memory.X()->in_memory()) << "  ("
+      << seconds_since(t0) << " s)\n";
 
   if (root) {
     std::filesystem::create_directories(o.out);

@@ -24,15 +24,16 @@ int main(int argc, char** argv) {
   try {
     tessera::Context ctx(tessera::Comm::borrow(group), /*threads=*/1);
     // Each group works on its own array (seed = group colour).
-    const tessera::Array x = tessera::random({300, 200}, tessera::ChunkSpec{50, 64}, /*seed=*/color);
+    const tessera::Array x =
+        tessera::random({300, 200}, tessera::ChunkSpec{50, 64}, /*seed=*/color);
     const tessera::Array px = ctx.persist(x);
     const tessera::Chunk sums = ctx.compute(px.sum(1));
     const tessera::Chunk expected = x.sum(1).compute();
     ok = tessera::identical(sums, expected) ? 1 : 0;
     if (ctx.rank() == 0) {
-      std::cout << "group " << color << ": " << ctx.size() << " of " << world_size << " ranks, row sums "
-                << (ok ? "match" : "DIFFER from") << " the one-process result; first = " << sums.value_at(0, 0)
-                << std::endl;
+      std::cout << "group " << color << ": " << ctx.size() << " of " << world_size
+                << " ranks, row sums " << (ok ? "match" : "DIFFER from")
+                << " the one-process result; first = " << sums.value_at(0, 0) << std::endl;
     }
   } catch (const std::exception& e) {
     std::cerr << "rank " << world_rank << ": " << e.what() << std::endl;

@@ -21,7 +21,8 @@ std::string shape_text(index_t rows, index_t cols) {
 // An in-memory chunk as an array, one chunk (or the given chunking) over it, zero-copy.
 Array in_memory_array(const Chunk& data, const std::optional<ChunkGrid>& chunks = std::nullopt) {
   if (chunks) return from_chunk(data, ChunkSpec(*chunks));
-  return from_chunk(data, ChunkSpec(std::max<index_t>(data.rows(), 1), std::max<index_t>(data.cols(), 1)));
+  return from_chunk(
+      data, ChunkSpec(std::max<index_t>(data.rows(), 1), std::max<index_t>(data.cols(), 1)));
 }
 
 Uns copy_uns(const Uns& uns, bool copy_data);
@@ -45,7 +46,8 @@ UnsValue copy_value(const UnsValue& v, bool copy_data) {
 
 Uns copy_uns(const Uns& uns, bool copy_data) {
   Uns out(uns.name());
-  for (const auto& [k, v] : uns) out.set(k, copy_value(v, copy_data));
+  for (const auto& [k, v] : uns)
+    out.set(k, copy_value(v, copy_data));
   return out;
 }
 
@@ -61,11 +63,13 @@ NdArray NdArray::scalar(const Chunk& one_by_one) {
 }
 
 bool operator==(const NdArray& a, const NdArray& b) {
-  return a.shape == b.shape && a.data.dtype() == b.data.dtype() && a.data.layout() == b.data.layout() &&
-         array_equal(a.data, b.data);
+  return a.shape == b.shape && a.data.dtype() == b.data.dtype() &&
+         a.data.layout() == b.data.layout() && array_equal(a.data, b.data);
 }
 
-UnsValue UnsValue::deep_copy() const { return copy_value(*this, true); }
+UnsValue UnsValue::deep_copy() const {
+  return copy_value(*this, true);
+}
 
 bool operator==(const UnsValue& a, const UnsValue& b) {
   if (a.get().index() != b.get().index()) return false;
@@ -82,7 +86,9 @@ bool operator==(const UnsValue& a, const UnsValue& b) {
       a.get());
 }
 
-Uns deep_copy(const Uns& uns) { return copy_uns(uns, true); }
+Uns deep_copy(const Uns& uns) {
+  return copy_uns(uns, true);
+}
 
 bool operator==(const Uns& a, const Uns& b) {
   if (a.keys() != b.keys()) return false;
@@ -100,14 +106,17 @@ AlignedArrays::AlignedArrays(std::string name, index_t rows, index_t cols)
 void AlignedArrays::set(std::string key, Array value) {
   const Shape s = value.shape();
   if ((rows_ >= 0 && s.rows != rows_) || (cols_ >= 0 && s.cols != cols_)) {
-    throw ShapeError("Value passed for " + name() + "[" + python_repr(key) + "] is of incorrect shape " +
-                     to_string(s) + ": values of " + name() + " must have shape " + shape_text(rows_, cols_) +
+    throw ShapeError("Value passed for " + name() + "[" + python_repr(key) +
+                     "] is of incorrect shape " + to_string(s) + ": values of " + name() +
+                     " must have shape " + shape_text(rows_, cols_) +
                      (cols_ < 0 ? " in their first dimension" : ""));
   }
   arrays_.set(std::move(key), std::move(value));
 }
 
-void AlignedArrays::set(std::string key, const Chunk& value) { set(std::move(key), in_memory_array(value)); }
+void AlignedArrays::set(std::string key, const Chunk& value) {
+  set(std::move(key), in_memory_array(value));
+}
 
 // ---- axis indices ------------------------------------------------------------------------------
 
@@ -117,8 +126,8 @@ AxisIndex AxisIndex::names(std::vector<std::string> names) {
   return index;
 }
 
-std::vector<index_t> AxisIndex::resolve(const std::vector<std::string>& axis_names, const char* axis,
-                                        const DataFrame& frame) const {
+std::vector<index_t> AxisIndex::resolve(const std::vector<std::string>& axis_names,
+                                        const char* axis, const DataFrame& frame) const {
   try {
     if (names_) return frame.positions(*names_);
     return selector_.resolve(static_cast<index_t>(axis_names.size()));
@@ -131,7 +140,8 @@ std::vector<index_t> AxisIndex::resolve(const std::vector<std::string>& axis_nam
 
 AnnData::AnnData(index_t n_obs, index_t n_vars)
     : obs_(DataFrame::range_index(n_obs, "obs")), var_(DataFrame::range_index(n_vars, "var")) {
-  if (n_obs < 0 || n_vars < 0) throw ShapeError("AnnData: negative shape " + to_string(Shape{n_obs, n_vars}));
+  if (n_obs < 0 || n_vars < 0)
+    throw ShapeError("AnnData: negative shape " + to_string(Shape{n_obs, n_vars}));
   reset_slots();
 }
 
@@ -160,14 +170,17 @@ void AnnData::reset_slots() {
 
 void AnnData::set_X(Array X) {
   if (X.shape() != shape()) {
-    throw ShapeError("X of shape " + to_string(X.shape()) + " does not fit an object with n_obs × n_vars = " +
-                     std::to_string(n_obs()) + " × " + std::to_string(n_vars()));
+    throw ShapeError("X of shape " + to_string(X.shape()) +
+                     " does not fit an object with n_obs × n_vars = " + std::to_string(n_obs()) +
+                     " × " + std::to_string(n_vars()));
   }
   X_ = std::move(X);
   is_view_ = false;
 }
 
-void AnnData::set_X(const Chunk& X) { set_X(in_memory_array(X)); }
+void AnnData::set_X(const Chunk& X) {
+  set_X(in_memory_array(X));
+}
 
 void AnnData::set_obs(DataFrame obs) {
   if (obs.size() != n_obs()) {
@@ -191,17 +204,19 @@ void AnnData::set_raw(Raw raw) {
   raw.var.set_name("raw.var");
   if (raw.X) {
     if (raw.X->shape().rows != n_obs()) {
-      throw ShapeError("raw.X has " + std::to_string(raw.X->shape().rows) + " rows but the object has " +
-                       std::to_string(n_obs()) + " observations");
+      throw ShapeError("raw.X has " + std::to_string(raw.X->shape().rows) +
+                       " rows but the object has " + std::to_string(n_obs()) + " observations");
     }
-    if (raw.var.size() == 0 && raw.X->shape().cols > 0) raw.var = DataFrame::range_index(raw.X->shape().cols, "raw.var");
+    if (raw.var.size() == 0 && raw.X->shape().cols > 0)
+      raw.var = DataFrame::range_index(raw.X->shape().cols, "raw.var");
     if (raw.X->shape().cols != raw.var.size()) {
-      throw ShapeError("raw.X has " + std::to_string(raw.X->shape().cols) + " columns but raw.var has " +
-                       std::to_string(raw.var.size()) + " rows");
+      throw ShapeError("raw.X has " + std::to_string(raw.X->shape().cols) +
+                       " columns but raw.var has " + std::to_string(raw.var.size()) + " rows");
     }
   }
   AlignedArrays varm("raw.varm", raw.var.size(), -1);
-  for (const auto& [k, v] : raw.varm) varm.set(k, v);
+  for (const auto& [k, v] : raw.varm)
+    varm.set(k, v);
   raw.varm = std::move(varm);
   raw_ = std::move(raw);
 }
@@ -213,11 +228,16 @@ AnnData AnnData::operator()(const AxisIndex& obs, const AxisIndex& var) const {
   const Selector c = var.is_all() ? Selector::all() : Selector::take(cols);
   AnnData v(obs_.take(rows), var_.take(cols));
   if (X_) v.X_ = (*X_)(r, c);
-  for (const auto& [k, a] : layers_) v.layers_.set(k, a(r, c));
-  for (const auto& [k, a] : obsm_) v.obsm_.set(k, a(r));
-  for (const auto& [k, a] : varm_) v.varm_.set(k, a(c));
-  for (const auto& [k, a] : obsp_) v.obsp_.set(k, a(r, r));
-  for (const auto& [k, a] : varp_) v.varp_.set(k, a(c, c));
+  for (const auto& [k, a] : layers_)
+    v.layers_.set(k, a(r, c));
+  for (const auto& [k, a] : obsm_)
+    v.obsm_.set(k, a(r));
+  for (const auto& [k, a] : varm_)
+    v.varm_.set(k, a(c));
+  for (const auto& [k, a] : obsp_)
+    v.obsp_.set(k, a(r, r));
+  for (const auto& [k, a] : varp_)
+    v.varp_.set(k, a(c, c));
   v.uns_ = copy_uns(uns_, false);
   if (raw_) {
     Raw raw;
@@ -237,17 +257,19 @@ AnnData AnnData::copy() const {
   return c;
 }
 
-AnnData AnnData::materialize(const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute,
-                             bool copy) const {
+AnnData AnnData::materialize(
+    const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute, bool copy) const {
   // Every array slot, in a fixed order, so one collective computes them all.
   std::vector<const Array*> slots;
   if (X_) slots.push_back(&*X_);
   for (const AlignedArrays* m : {&layers_, &obsm_, &varm_, &obsp_, &varp_}) {
-    for (const auto& [k, a] : *m) slots.push_back(&a);
+    for (const auto& [k, a] : *m)
+      slots.push_back(&a);
   }
   if (raw_) {
     if (raw_->X) slots.push_back(&*raw_->X);
-    for (const auto& [k, a] : raw_->varm) slots.push_back(&a);
+    for (const auto& [k, a] : raw_->varm)
+      slots.push_back(&a);
   }
   std::vector<Array> lazy;
   for (const Array* a : slots) {
@@ -264,13 +286,18 @@ AnnData AnnData::materialize(const std::function<std::vector<Chunk>(const std::v
   };
   AnnData out = *this;
   if (X_) out.X_ = resolve(*X_);
-  for (auto [src, dst] : {std::pair{&layers_, &out.layers_}, {&obsm_, &out.obsm_}, {&varm_, &out.varm_},
-                          {&obsp_, &out.obsp_}, {&varp_, &out.varp_}}) {
-    for (const auto& [k, a] : *src) dst->set(k, resolve(a));
+  for (auto [src, dst] : {std::pair{&layers_, &out.layers_},
+                          {&obsm_, &out.obsm_},
+                          {&varm_, &out.varm_},
+                          {&obsp_, &out.obsp_},
+                          {&varp_, &out.varp_}}) {
+    for (const auto& [k, a] : *src)
+      dst->set(k, resolve(a));
   }
   if (raw_) {
     if (raw_->X) out.raw_->X = resolve(*raw_->X);
-    for (const auto& [k, a] : raw_->varm) out.raw_->varm.set(k, resolve(a));
+    for (const auto& [k, a] : raw_->varm)
+      out.raw_->varm.set(k, resolve(a));
     if (copy) out.raw_->var = raw_->var.deep_copy();
   }
   out.uns_ = copy_uns(uns_, copy);
@@ -287,7 +314,8 @@ AnnData AnnData::to_memory(bool copy) const {
       [](const std::vector<Array>& arrays) {
         std::vector<Chunk> out;
         out.reserve(arrays.size());
-        for (const auto& a : arrays) out.push_back(a.compute());
+        for (const auto& a : arrays)
+          out.push_back(a.compute());
         return out;
       },
       copy);
@@ -300,25 +328,39 @@ AnnData AnnData::to_memory(Context& ctx, bool copy) const {
 AnnData AnnData::transpose() const {
   AnnData t(var_, obs_);
   if (X_) t.X_ = X_->transpose();
-  for (const auto& [k, a] : layers_) t.layers_.set(k, a.transpose());
-  for (const auto& [k, a] : varm_) t.obsm_.set(k, a);
-  for (const auto& [k, a] : obsm_) t.varm_.set(k, a);
-  for (const auto& [k, a] : varp_) t.obsp_.set(k, a);
-  for (const auto& [k, a] : obsp_) t.varp_.set(k, a);
+  for (const auto& [k, a] : layers_)
+    t.layers_.set(k, a.transpose());
+  for (const auto& [k, a] : varm_)
+    t.obsm_.set(k, a);
+  for (const auto& [k, a] : obsm_)
+    t.varm_.set(k, a);
+  for (const auto& [k, a] : varp_)
+    t.obsp_.set(k, a);
+  for (const auto& [k, a] : obsp_)
+    t.varp_.set(k, a);
   t.uns_ = copy_uns(uns_, false);
   return t;
 }
 
 std::string python_repr(std::string_view text) {
-  const bool double_quotes = text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
+  const bool double_quotes =
+      text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
   const char quote = double_quotes ? '"' : '\'';
   std::string out(1, quote);
   for (unsigned char ch : text) {
     switch (ch) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (ch == static_cast<unsigned char>(quote)) {
           out += '\\';
@@ -338,7 +380,8 @@ std::string python_repr(std::string_view text) {
 
 std::string AnnData::repr() const {
   std::string out = is_view_ ? "View of " : "";
-  out += "AnnData object with n_obs × n_vars = " + std::to_string(n_obs()) + " × " + std::to_string(n_vars());
+  out += "AnnData object with n_obs × n_vars = " + std::to_string(n_obs()) + " × " +
+         std::to_string(n_vars());
   const auto line = [&](const char* attr, const std::vector<std::string>& keys) {
     if (keys.empty()) return;
     out += "\n    ";

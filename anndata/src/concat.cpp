@@ -14,34 +14,41 @@ constexpr index_t kMissing = -1;
 
 // The other axis' names after the join: inner keeps the first object's order, outer sorts the
 // union unless every object has the same names (pandas' Index.intersection / Index.union).
-std::vector<std::string> join_names(const std::vector<const std::vector<std::string>*>& lists, Join join) {
+std::vector<std::string> join_names(const std::vector<const std::vector<std::string>*>& lists,
+                                    Join join) {
   bool identical = true;
-  for (const auto* l : lists) identical = identical && *l == *lists[0];
+  for (const auto* l : lists)
+    identical = identical && *l == *lists[0];
   if (identical) return *lists[0];
   if (join == Join::inner) {
     std::vector<std::unordered_set<std::string_view>> sets;
-    for (std::size_t n = 1; n < lists.size(); ++n) sets.emplace_back(lists[n]->begin(), lists[n]->end());
+    for (std::size_t n = 1; n < lists.size(); ++n)
+      sets.emplace_back(lists[n]->begin(), lists[n]->end());
     std::vector<std::string> out;
     std::unordered_set<std::string_view> seen;
     for (const auto& name : *lists[0]) {
       bool everywhere = true;
-      for (const auto& s : sets) everywhere = everywhere && s.contains(name);
+      for (const auto& s : sets)
+        everywhere = everywhere && s.contains(name);
       if (everywhere && seen.insert(name).second) out.push_back(name);
     }
     return out;
   }
   std::set<std::string> all;
-  for (const auto* l : lists) all.insert(l->begin(), l->end());
+  for (const auto* l : lists)
+    all.insert(l->begin(), l->end());
   return {all.begin(), all.end()};
 }
 
 // Where each of `names` sits in `index` (kMissing when absent).
-std::vector<index_t> positions_of(const std::vector<std::string>& names, const DataFrame& frame, std::size_t object) {
+std::vector<index_t> positions_of(const std::vector<std::string>& names, const DataFrame& frame,
+                                  std::size_t object) {
   std::unordered_map<std::string_view, index_t> where;
   for (index_t i = 0; i < frame.size(); ++i) {
     if (!where.emplace(frame.index()[i], i).second) {
       throw ValueError("concat: " + frame.name() + " names of object " + std::to_string(object) +
-                       " are not unique ('" + frame.index()[i] + "' repeats), so they cannot be joined");
+                       " are not unique ('" + frame.index()[i] +
+                       "' repeats), so they cannot be joined");
     }
   }
   std::vector<index_t> out;
@@ -67,10 +74,12 @@ double fill_for(const Array& a, const ConcatOptions& o) {
 }
 
 // A rows × cols block of `fill` with the given row chunks, dense or CSR, in a dtype that holds it.
-Array fill_block(const std::vector<index_t>& row_chunks, index_t cols, double fill, DType dtype, bool sparse) {
+Array fill_block(const std::vector<index_t>& row_chunks, index_t cols, double fill, DType dtype,
+                 bool sparse) {
   const DType d = std::isnan(fill) ? promote(dtype, DType::float64) : dtype;
   index_t rows = 0;
-  for (index_t r : row_chunks) rows += r;
+  for (index_t r : row_chunks)
+    rows += r;
   Array block = full({rows, cols}, fill, ChunkSpec(row_chunks, std::vector<index_t>{cols}), d);
   return sparse && fill == 0.0 ? block.tocsr() : block;
 }
@@ -79,7 +88,8 @@ Array fill_block(const std::vector<index_t>& row_chunks, index_t cols, double fi
 Array reindex_columns(const Array& a, const std::vector<index_t>& positions, double fill) {
   if (is_identity(positions, a.shape().cols)) return a;
   bool any_missing = false;
-  for (index_t p : positions) any_missing = any_missing || p == kMissing;
+  for (index_t p : positions)
+    any_missing = any_missing || p == kMissing;
   if (!any_missing) return a(Selector::all(), Selector::take(positions));
   const Array extra = fill_block(a.chunks().sizes(0), 1, fill, a.dtype(), a.is_sparse());
   const Array extended = concatenate({a, extra}, 1);
@@ -93,7 +103,8 @@ Array reindex_columns(const Array& a, const std::vector<index_t>& positions, dou
 // A column rearranged to `positions` (kMissing: a missing value).
 Column reindex_column(const Column& c, const std::vector<index_t>& positions) {
   bool any_missing = false;
-  for (index_t p : positions) any_missing = any_missing || p == kMissing;
+  for (index_t p : positions)
+    any_missing = any_missing || p == kMissing;
   if (!any_missing) return c.take(positions);
   const Column extended = Column::concat({c, c.missing_like(1)});
   std::vector<index_t> take = positions;
@@ -118,29 +129,35 @@ std::vector<std::string> key_intersection(const std::vector<std::vector<std::str
   std::vector<std::string> out;
   for (const auto& k : key_lists.at(0)) {
     bool everywhere = true;
-    for (const auto& keys : key_lists) everywhere = everywhere && std::find(keys.begin(), keys.end(), k) != keys.end();
+    for (const auto& keys : key_lists)
+      everywhere = everywhere && std::find(keys.begin(), keys.end(), k) != keys.end();
     if (everywhere) out.push_back(k);
   }
   return out;
 }
 
-std::vector<std::string> join_keys(const std::vector<std::vector<std::string>>& key_lists, Join join) {
+std::vector<std::string> join_keys(const std::vector<std::vector<std::string>>& key_lists,
+                                   Join join) {
   return join == Join::inner ? key_intersection(key_lists) : key_union(key_lists);
 }
 
 // Values for one key from every object that has it (nullopt where absent), merged by strategy:
 // the index of the chosen object, or nullopt to drop the key.
 template <typename V, typename Equal>
-std::optional<std::size_t> pick(const std::vector<std::optional<V>>& values, MergeStrategy strategy, Equal equal) {
+std::optional<std::size_t> pick(const std::vector<std::optional<V>>& values, MergeStrategy strategy,
+                                Equal equal) {
   std::vector<std::size_t> present;
   for (std::size_t n = 0; n < values.size(); ++n) {
     if (values[n]) present.push_back(n);
   }
   if (present.empty()) return std::nullopt;
   switch (strategy) {
-    case MergeStrategy::none: return std::nullopt;
-    case MergeStrategy::first: return present[0];
-    case MergeStrategy::only: return present.size() == 1 ? std::optional(present[0]) : std::nullopt;
+    case MergeStrategy::none:
+      return std::nullopt;
+    case MergeStrategy::first:
+      return present[0];
+    case MergeStrategy::only:
+      return present.size() == 1 ? std::optional(present[0]) : std::nullopt;
     case MergeStrategy::same:
       if (present.size() != values.size()) return std::nullopt;
       [[fallthrough]];
@@ -157,10 +174,12 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   const std::size_t count = objects.size();
   std::vector<std::string> keys = o.keys;
   if (keys.empty()) {
-    for (std::size_t n = 0; n < count; ++n) keys.push_back(std::to_string(n));
+    for (std::size_t n = 0; n < count; ++n)
+      keys.push_back(std::to_string(n));
   }
   if (keys.size() != count) {
-    throw ValueError("concat: " + std::to_string(keys.size()) + " keys for " + std::to_string(count) + " objects");
+    throw ValueError("concat: " + std::to_string(keys.size()) + " keys for " +
+                     std::to_string(count) + " objects");
   }
 
   // Names along the concatenated axis, made unique with the keys when asked.
@@ -175,7 +194,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
 
   // The other axis: joined names and, per object, where each joined name sits.
   std::vector<const std::vector<std::string>*> var_lists;
-  for (const auto& a : objects) var_lists.push_back(&a.var_names());
+  for (const auto& a : objects)
+    var_lists.push_back(&a.var_names());
   const std::vector<std::string> var_names = join_names(var_lists, o.join);
   std::vector<std::vector<index_t>> where;
   for (std::size_t n = 0; n < count; ++n) {
@@ -191,7 +211,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   // obs: the tables joined, plus the label column.
   DataFrame obs(obs_names, "obs");
   std::vector<std::vector<std::string>> column_lists;
-  for (const auto& a : objects) column_lists.push_back(a.obs().columns().keys());
+  for (const auto& a : objects)
+    column_lists.push_back(a.obs().columns().keys());
   for (const auto& column : join_keys(column_lists, o.join)) {
     std::vector<Column> parts;
     const Column* example = nullptr;
@@ -199,7 +220,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
       if (a.obs().contains(column)) example = &a.obs()[column];
     }
     for (const auto& a : objects) {
-      parts.push_back(a.obs().contains(column) ? a.obs()[column] : example->missing_like(a.n_obs()));
+      parts.push_back(a.obs().contains(column) ? a.obs()[column]
+                                               : example->missing_like(a.n_obs()));
     }
     try {
       obs.set(column, Column::concat(parts));
@@ -212,7 +234,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   // var: merged by strategy from the tables reindexed to the joined names.
   DataFrame var(var_names, "var");
   std::vector<std::vector<std::string>> var_columns;
-  for (const auto& a : objects) var_columns.push_back(a.var().columns().keys());
+  for (const auto& a : objects)
+    var_columns.push_back(a.var().columns().keys());
   if (o.merge != MergeStrategy::none) {
     for (const auto& column : key_union(var_columns)) {
       std::vector<std::optional<Column>> values;
@@ -221,7 +244,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
                              ? std::optional(reindex_column(objects[n].var()[column], where[n]))
                              : std::nullopt);
       }
-      if (auto chosen = pick(values, o.merge, [](const Column& a, const Column& b) { return a == b; })) {
+      if (auto chosen =
+              pick(values, o.merge, [](const Column& a, const Column& b) { return a == b; })) {
         var.set(column, *values[*chosen]);
       }
     }
@@ -231,10 +255,11 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
 
   // X and layers: every object's array with its columns reindexed, stacked lazily.
   std::size_t with_x = 0;
-  for (const auto& a : objects) with_x += a.X() ? 1 : 0;
+  for (const auto& a : objects)
+    with_x += a.X() ? 1 : 0;
   if (with_x != 0 && with_x != count) {
-    throw ValueError("concat: some but not all of the objects have X (" + std::to_string(with_x) + " of " +
-                     std::to_string(count) + ")");
+    throw ValueError("concat: some but not all of the objects have X (" + std::to_string(with_x) +
+                     " of " + std::to_string(count) + ")");
   }
   const auto stack = [&](const std::vector<std::optional<Array>>& arrays) {
     std::vector<Array> parts;
@@ -246,19 +271,21 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
       if (arrays[n]) {
         parts.push_back(reindex_columns(*arrays[n], where[n], fill_for(*arrays[n], o)));
       } else {  // an outer join's missing element: all fill
-        parts.push_back(fill_block({objects[n].n_obs()}, n_vars, fill_for(*example, o), example->dtype(),
-                                   example->is_sparse()));
+        parts.push_back(fill_block({objects[n].n_obs()}, n_vars, fill_for(*example, o),
+                                   example->dtype(), example->is_sparse()));
       }
     }
     return concatenate(parts, 0);
   };
   if (with_x == count) {
     std::vector<std::optional<Array>> xs;
-    for (const auto& a : objects) xs.push_back(a.X());
+    for (const auto& a : objects)
+      xs.push_back(a.X());
     out.set_X(stack(xs));
   }
   std::vector<std::vector<std::string>> layer_keys;
-  for (const auto& a : objects) layer_keys.push_back(a.layers().keys());
+  for (const auto& a : objects)
+    layer_keys.push_back(a.layers().keys());
   for (const auto& key : join_keys(layer_keys, o.join)) {
     std::vector<std::optional<Array>> layers;
     for (const auto& a : objects) {
@@ -270,7 +297,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   // obsm: inner keeps the keys every object has, cut to the fewest columns; outer keeps all,
   // padded to the most columns with the fill value.
   std::vector<std::vector<std::string>> obsm_keys;
-  for (const auto& a : objects) obsm_keys.push_back(a.obsm().keys());
+  for (const auto& a : objects)
+    obsm_keys.push_back(a.obsm().keys());
   for (const auto& key : join_keys(obsm_keys, o.join)) {
     index_t min_cols = -1, max_cols = 0;
     const Array* example = nullptr;
@@ -285,12 +313,14 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     std::vector<Array> parts;
     for (const auto& a : objects) {
       if (!a.obsm().contains(key)) {
-        parts.push_back(fill_block({a.n_obs()}, width, fill_for(*example, o), example->dtype(), example->is_sparse()));
+        parts.push_back(fill_block({a.n_obs()}, width, fill_for(*example, o), example->dtype(),
+                                   example->is_sparse()));
         continue;
       }
       const Array& m = a.obsm()[key];
       std::vector<index_t> cols(static_cast<std::size_t>(width));
-      for (index_t c = 0; c < width; ++c) cols[c] = c < m.shape().cols ? c : kMissing;
+      for (index_t c = 0; c < width; ++c)
+        cols[c] = c < m.shape().cols ? c : kMissing;
       parts.push_back(reindex_columns(m, cols, fill_for(m, o)));
     }
     out.obsm().set(key, concatenate(parts, 0));
@@ -299,7 +329,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   // varm: merged by strategy from arrays reindexed (by rows) to the joined names.
   if (o.merge != MergeStrategy::none) {
     std::vector<std::vector<std::string>> varm_keys;
-    for (const auto& a : objects) varm_keys.push_back(a.varm().keys());
+    for (const auto& a : objects)
+      varm_keys.push_back(a.varm().keys());
     for (const auto& key : key_union(varm_keys)) {
       std::vector<std::optional<Array>> values;
       for (std::size_t n = 0; n < count; ++n) {
@@ -320,12 +351,14 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
 
   // raw: joined when every object has one.
   std::size_t with_raw = 0;
-  for (const auto& a : objects) with_raw += a.raw() && a.raw()->X ? 1 : 0;
+  for (const auto& a : objects)
+    with_raw += a.raw() && a.raw()->X ? 1 : 0;
   if (with_raw == count) {
     std::vector<AnnData> raws;
     for (const auto& a : objects) {
       AnnData r(*a.raw()->X, DataFrame(a.obs_names(), "obs"), a.raw()->var);
-      for (const auto& [k, v] : a.raw()->varm) r.varm().set(k, v);
+      for (const auto& [k, v] : a.raw()->varm)
+        r.varm().set(k, v);
       raws.push_back(std::move(r));
     }
     ConcatOptions raw_options = o;
@@ -334,7 +367,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     Raw raw;
     raw.X = joined.X();
     raw.var = joined.var();
-    for (const auto& [k, v] : joined.varm()) raw.varm.set(k, v);
+    for (const auto& [k, v] : joined.varm())
+      raw.varm.set(k, v);
     out.set_raw(std::move(raw));
   }
   return out;
@@ -354,7 +388,8 @@ MergeStrategy merge_from_name(std::string_view name) {
   if (name == "unique") return MergeStrategy::unique;
   if (name == "first") return MergeStrategy::first;
   if (name == "only") return MergeStrategy::only;
-  throw ValueError("merge must be none, same, unique, first or only, got '" + std::string(name) + "'");
+  throw ValueError("merge must be none, same, unique, first or only, got '" + std::string(name) +
+                   "'");
 }
 
 AnnData concat(const std::vector<AnnData>& objects, const ConcatOptions& options) {
@@ -366,7 +401,8 @@ AnnData concat(const std::vector<AnnData>& objects, const ConcatOptions& options
   // Along variables: the same on the transposed objects (raw is not carried, as adata.T drops it).
   std::vector<AnnData> transposed;
   transposed.reserve(objects.size());
-  for (const auto& a : objects) transposed.push_back(a.transpose());
+  for (const auto& a : objects)
+    transposed.push_back(a.transpose());
   ConcatOptions rows = options;
   rows.axis = 0;
   return concat_rows(transposed, rows).transpose();

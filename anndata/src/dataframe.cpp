@@ -48,26 +48,36 @@ std::string python_float(double v) {
 
 std::vector<std::string> sorted_union(const std::vector<std::vector<std::string>>& lists) {
   std::set<std::string> all;
-  for (const auto& l : lists) all.insert(l.begin(), l.end());
+  for (const auto& l : lists)
+    all.insert(l.begin(), l.end());
   return {all.begin(), all.end()};
 }
 
 Chunk codes_chunk(const std::vector<std::int64_t>& codes, index_t categories) {
   // pandas stores codes in the smallest signed integer type that holds them.
-  const DType dtype = categories < 127 ? DType::int8 : categories < 32767 ? DType::int16 : DType::int32;
-  return Chunk::from_values<std::int64_t>({static_cast<index_t>(codes.size()), 1}, codes).astype(dtype);
+  const DType dtype = categories < 127     ? DType::int8
+                      : categories < 32767 ? DType::int16
+                                           : DType::int32;
+  return Chunk::from_values<std::int64_t>({static_cast<index_t>(codes.size()), 1}, codes)
+      .astype(dtype);
 }
 
 }  // namespace
 
 std::string_view name(ColumnKind kind) {
   switch (kind) {
-    case ColumnKind::numeric: return "numeric";
-    case ColumnKind::boolean: return "bool";
-    case ColumnKind::string: return "string";
-    case ColumnKind::categorical: return "categorical";
-    case ColumnKind::nullable_integer: return "nullable integer";
-    case ColumnKind::nullable_boolean: return "nullable bool";
+    case ColumnKind::numeric:
+      return "numeric";
+    case ColumnKind::boolean:
+      return "bool";
+    case ColumnKind::string:
+      return "string";
+    case ColumnKind::categorical:
+      return "categorical";
+    case ColumnKind::nullable_integer:
+      return "nullable integer";
+    case ColumnKind::nullable_boolean:
+      return "nullable bool";
   }
   return "?";
 }
@@ -119,10 +129,12 @@ Column Column::categorical(const std::vector<std::optional<std::string>>& values
       continue;
     }
     auto it = code_of.find(*v);
-    if (it == code_of.end()) throw ValueError("categorical: value '" + *v + "' is not among the categories");
+    if (it == code_of.end())
+      throw ValueError("categorical: value '" + *v + "' is not among the categories");
     codes.push_back(it->second);
   }
-  return categorical_from_codes(codes_chunk(codes, static_cast<index_t>(cats.size())), Column::strings(cats), ordered);
+  return categorical_from_codes(codes_chunk(codes, static_cast<index_t>(cats.size())),
+                                Column::strings(cats), ordered);
 }
 
 Column Column::categorical_from_codes(const Chunk& codes, Column categories, bool ordered) {
@@ -130,18 +142,22 @@ Column Column::categorical_from_codes(const Chunk& codes, Column categories, boo
   c.kind_ = ColumnKind::categorical;
   c.values_ = as_column_chunk(codes, "categorical codes");
   if (!is_signed_int(c.values_.dtype())) {
-    throw ValueError("categorical codes must be signed integers, got " + std::string(name(c.values_.dtype())));
+    throw ValueError("categorical codes must be signed integers, got " +
+                     std::string(name(c.values_.dtype())));
   }
-  if (categories.kind() == ColumnKind::categorical || categories.kind() == ColumnKind::nullable_boolean ||
+  if (categories.kind() == ColumnKind::categorical ||
+      categories.kind() == ColumnKind::nullable_boolean ||
       categories.kind() == ColumnKind::nullable_integer) {
-    throw ValueError("categorical: categories must be strings or numbers, got " + std::string(name(categories.kind())));
+    throw ValueError("categorical: categories must be strings or numbers, got " +
+                     std::string(name(categories.kind())));
   }
   const index_t n_cat = categories.size();
   for (index_t i = 0; i < c.values_.rows(); ++i) {
     const auto code = static_cast<index_t>(c.values_.value_at(i, 0));
     if (code < -1 || code >= n_cat) {
       throw IndexError("categorical code " + std::to_string(code) + " at row " + std::to_string(i) +
-                       " is outside [-1, " + std::to_string(n_cat) + ") for " + std::to_string(n_cat) + " categories");
+                       " is outside [-1, " + std::to_string(n_cat) + ") for " +
+                       std::to_string(n_cat) + " categories");
     }
   }
   c.categories_ = std::make_shared<const Column>(std::move(categories));
@@ -157,7 +173,8 @@ Column Column::nullable(const Chunk& values, std::vector<bool> mask) {
   } else if (is_integer(c.values_.dtype())) {
     c.kind_ = ColumnKind::nullable_integer;
   } else {
-    throw ValueError("nullable columns hold integers or bools, got " + std::string(name(c.values_.dtype())));
+    throw ValueError("nullable columns hold integers or bools, got " +
+                     std::string(name(c.values_.dtype())));
   }
   if (static_cast<index_t>(mask.size()) != c.values_.rows()) {
     throw ShapeError("nullable column: mask has " + std::to_string(mask.size()) + " entries for " +
@@ -172,23 +189,29 @@ index_t Column::size() const {
 }
 
 const Column& Column::categories() const {
-  if (kind_ != ColumnKind::categorical) throw ValueError("a " + std::string(name(kind_)) + " column has no categories");
+  if (kind_ != ColumnKind::categorical)
+    throw ValueError("a " + std::string(name(kind_)) + " column has no categories");
   return *categories_;
 }
 
 bool Column::is_missing(index_t i) const {
   switch (kind_) {
-    case ColumnKind::numeric: return std::isnan(values_.value_at(i, 0));
-    case ColumnKind::categorical: return values_.value_at(i, 0) < 0;
+    case ColumnKind::numeric:
+      return std::isnan(values_.value_at(i, 0));
+    case ColumnKind::categorical:
+      return values_.value_at(i, 0) < 0;
     case ColumnKind::nullable_integer:
-    case ColumnKind::nullable_boolean: return mask_[i];
-    default: return false;
+    case ColumnKind::nullable_boolean:
+      return mask_[i];
+    default:
+      return false;
   }
 }
 
 std::string Column::text_at(index_t i) const {
   switch (kind_) {
-    case ColumnKind::string: return strings_.at(i);
+    case ColumnKind::string:
+      return strings_.at(i);
     case ColumnKind::categorical: {
       const auto code = static_cast<index_t>(values_.value_at(i, 0));
       return code < 0 ? "nan" : categories_->text_at(code);
@@ -212,9 +235,12 @@ std::string Column::text_at(index_t i) const {
 double Column::number_at(index_t i) const {
   if (is_missing(i)) return std::nan("");
   switch (kind_) {
-    case ColumnKind::string: throw ValueError("number_at of a string column");
-    case ColumnKind::categorical: return categories_->number_at(static_cast<index_t>(values_.value_at(i, 0)));
-    default: return values_.value_at(i, 0);
+    case ColumnKind::string:
+      throw ValueError("number_at of a string column");
+    case ColumnKind::categorical:
+      return categories_->number_at(static_cast<index_t>(values_.value_at(i, 0)));
+    default:
+      return values_.value_at(i, 0);
   }
 }
 
@@ -223,20 +249,23 @@ Column Column::take(std::span<const index_t> rows) const {
   if (kind_ == ColumnKind::string) {
     c.strings_.clear();
     c.strings_.reserve(rows.size());
-    for (index_t r : rows) c.strings_.push_back(strings_.at(r));
+    for (index_t r : rows)
+      c.strings_.push_back(strings_.at(r));
     return c;
   }
   const auto n = static_cast<index_t>(rows.size());
   const std::size_t item = itemsize(values_.dtype());
   Chunk out = Chunk::dense(values_.dtype(), {n, 1});
   for (index_t k = 0; k < n; ++k) {
-    if (rows[k] < 0 || rows[k] >= size()) throw IndexError("row " + std::to_string(rows[k]) + " is out of range");
+    if (rows[k] < 0 || rows[k] >= size())
+      throw IndexError("row " + std::to_string(rows[k]) + " is out of range");
     std::memcpy(out.mutable_row<std::byte>(k), values_.raw_row(rows[k]), item);
   }
   c.values_ = out;
   if (!mask_.empty()) {
     c.mask_.assign(static_cast<std::size_t>(n), false);
-    for (index_t k = 0; k < n; ++k) c.mask_[k] = mask_[rows[k]];
+    for (index_t k = 0; k < n; ++k)
+      c.mask_[k] = mask_[rows[k]];
   }
   return c;
 }
@@ -245,16 +274,19 @@ Column Column::missing_like(index_t n) const {
   switch (kind_) {
     case ColumnKind::numeric:
       // pandas fills with NaN, so integers become float64.
-      return Column::values(Chunk::dense_filled(is_float(dtype()) ? dtype() : DType::float64, {n, 1}, std::nan("")));
+      return Column::values(
+          Chunk::dense_filled(is_float(dtype()) ? dtype() : DType::float64, {n, 1}, std::nan("")));
     case ColumnKind::boolean:
     case ColumnKind::nullable_boolean:
-      return Column::nullable(Chunk::dense_filled(DType::boolean, {n, 1}, 0), std::vector<bool>(n, true));
+      return Column::nullable(Chunk::dense_filled(DType::boolean, {n, 1}, 0),
+                              std::vector<bool>(n, true));
     case ColumnKind::nullable_integer:
       return Column::nullable(Chunk::dense_filled(dtype(), {n, 1}, 0), std::vector<bool>(n, true));
     case ColumnKind::string:
     case ColumnKind::categorical: {
       Column cats = kind_ == ColumnKind::categorical ? *categories_ : Column::strings({});
-      return categorical_from_codes(Chunk::dense_filled(DType::int8, {n, 1}, -1), std::move(cats), ordered_);
+      return categorical_from_codes(Chunk::dense_filled(DType::int8, {n, 1}, -1), std::move(cats),
+                                    ordered_);
     }
   }
   return {};
@@ -263,13 +295,15 @@ Column Column::missing_like(index_t n) const {
 std::vector<bool> Column::operator==(std::string_view value) const {
   std::vector<bool> out(static_cast<std::size_t>(size()), false);
   if (kind_ == ColumnKind::string) {
-    for (index_t i = 0; i < size(); ++i) out[i] = strings_[i] == value;
+    for (index_t i = 0; i < size(); ++i)
+      out[i] = strings_[i] == value;
   } else if (kind_ == ColumnKind::categorical && categories_->kind() == ColumnKind::string) {
     const auto& cats = categories_->string_values();
     const auto it = std::find(cats.begin(), cats.end(), value);
     if (it == cats.end()) return out;
     const auto code = static_cast<double>(it - cats.begin());
-    for (index_t i = 0; i < size(); ++i) out[i] = values_.value_at(i, 0) == code;
+    for (index_t i = 0; i < size(); ++i)
+      out[i] = values_.value_at(i, 0) == code;
   }
   return out;
 }
@@ -278,7 +312,8 @@ std::vector<bool> Column::operator==(double value) const {
   std::vector<bool> out(static_cast<std::size_t>(size()), false);
   if (kind_ == ColumnKind::string) return out;
   if (kind_ == ColumnKind::categorical && categories_->kind() == ColumnKind::string) return out;
-  for (index_t i = 0; i < size(); ++i) out[i] = !is_missing(i) && number_at(i) == value;
+  for (index_t i = 0; i < size(); ++i)
+    out[i] = !is_missing(i) && number_at(i) == value;
   return out;
 }
 
@@ -290,7 +325,8 @@ Column Column::deep_copy() const {
 }
 
 bool operator==(const Column& a, const Column& b) {
-  if (a.kind_ != b.kind_ || a.size() != b.size() || a.ordered_ != b.ordered_ || a.mask_ != b.mask_) return false;
+  if (a.kind_ != b.kind_ || a.size() != b.size() || a.ordered_ != b.ordered_ || a.mask_ != b.mask_)
+    return false;
   if (a.kind_ == ColumnKind::string) return a.strings_ == b.strings_;
   if (a.values_.dtype() != b.values_.dtype() || !array_equal(a.values_, b.values_)) return false;
   if (a.kind_ == ColumnKind::categorical) return *a.categories_ == *b.categories_;
@@ -303,12 +339,14 @@ Column Column::concat(const std::vector<Column>& parts) {
   bool all_same_kind = true, texty = true;
   for (const auto& p : parts) {
     all_same_kind = all_same_kind && p.kind_ == parts[0].kind_;
-    texty = texty && (p.kind_ == ColumnKind::string ||
-                      (p.kind_ == ColumnKind::categorical && p.categories_->kind() == ColumnKind::string));
+    texty = texty &&
+            (p.kind_ == ColumnKind::string ||
+             (p.kind_ == ColumnKind::categorical && p.categories_->kind() == ColumnKind::string));
   }
   if (all_same_kind && parts[0].kind_ == ColumnKind::string) {
     std::vector<std::string> all;
-    for (const auto& p : parts) all.insert(all.end(), p.strings_.begin(), p.strings_.end());
+    for (const auto& p : parts)
+      all.insert(all.end(), p.strings_.begin(), p.strings_.end());
     return Column::strings(std::move(all));
   }
   if (texty) {
@@ -318,7 +356,9 @@ Column Column::concat(const std::vector<Column>& parts) {
     bool same = true, ordered = true;
     for (const auto& p : parts) {
       lists.push_back(p.kind_ == ColumnKind::categorical ? p.categories_->strings_ : p.strings_);
-      if (p.kind_ != ColumnKind::categorical || p.categories_->strings_ != parts[0].categories_->strings_) same = false;
+      if (p.kind_ != ColumnKind::categorical ||
+          p.categories_->strings_ != parts[0].categories_->strings_)
+        same = false;
       ordered = ordered && p.kind_ == ColumnKind::categorical && p.ordered_;
     }
     std::vector<std::optional<std::string>> values;
@@ -333,29 +373,36 @@ Column Column::concat(const std::vector<Column>& parts) {
   if (all_same_kind && parts[0].kind_ == ColumnKind::categorical) {
     throw ValueError("concat of categorical columns with non-string categories is not supported");
   }
-  const auto numeric_like = [](ColumnKind k) { return k == ColumnKind::numeric || k == ColumnKind::boolean; };
+  const auto numeric_like = [](ColumnKind k) {
+    return k == ColumnKind::numeric || k == ColumnKind::boolean;
+  };
   const auto nullable_like = [&](ColumnKind k) {
-    return k == ColumnKind::nullable_integer || k == ColumnKind::nullable_boolean || numeric_like(k);
+    return k == ColumnKind::nullable_integer || k == ColumnKind::nullable_boolean ||
+           numeric_like(k);
   };
   bool any_nullable = false, all_ok = true;
   DType dtype = parts[0].values_.dtype();
   for (const auto& p : parts) {
-    any_nullable = any_nullable || p.kind_ == ColumnKind::nullable_integer || p.kind_ == ColumnKind::nullable_boolean;
+    any_nullable = any_nullable || p.kind_ == ColumnKind::nullable_integer ||
+                   p.kind_ == ColumnKind::nullable_boolean;
     all_ok = all_ok && nullable_like(p.kind_);
     dtype = promote(dtype, p.values_.dtype());
   }
   if (!all_ok) {
     std::string kinds;
-    for (const auto& p : parts) kinds += std::string(kinds.empty() ? "" : ", ") + std::string(name(p.kind_));
+    for (const auto& p : parts)
+      kinds += std::string(kinds.empty() ? "" : ", ") + std::string(name(p.kind_));
     throw ValueError("cannot join columns of kinds " + kinds);
   }
   index_t n = 0;
-  for (const auto& p : parts) n += p.size();
+  for (const auto& p : parts)
+    n += p.size();
   std::vector<Chunk> chunks;
   std::vector<bool> mask;
   for (const auto& p : parts) {
     chunks.push_back(p.values_.astype(dtype));
-    for (index_t i = 0; i < p.size(); ++i) mask.push_back(!p.mask_.empty() && p.mask_[i]);
+    for (index_t i = 0; i < p.size(); ++i)
+      mask.push_back(!p.mask_.empty() && p.mask_[i]);
   }
   const Chunk joined = assemble_blocks(chunks, static_cast<index_t>(chunks.size()), 1);
   if (any_nullable) {
@@ -380,21 +427,23 @@ DataFrame::DataFrame(std::vector<std::string> index, std::string name)
 DataFrame DataFrame::range_index(index_t n, std::string name) {
   std::vector<std::string> index;
   index.reserve(static_cast<std::size_t>(n));
-  for (index_t i = 0; i < n; ++i) index.push_back(std::to_string(i));
+  for (index_t i = 0; i < n; ++i)
+    index.push_back(std::to_string(i));
   return {std::move(index), std::move(name)};
 }
 
 void DataFrame::set_name(std::string name) {
   name_ = std::move(name);
   OrderedMap<Column> renamed(name_);
-  for (auto& [k, v] : columns_) renamed.set(k, std::move(v));
+  for (auto& [k, v] : columns_)
+    renamed.set(k, std::move(v));
   columns_ = std::move(renamed);
 }
 
 void DataFrame::set_index(std::vector<std::string> index) {
   if (static_cast<index_t>(index.size()) != size()) {
-    throw ShapeError(name_ + ": new index has " + std::to_string(index.size()) + " names but the table has " +
-                     std::to_string(size()) + " rows");
+    throw ShapeError(name_ + ": new index has " + std::to_string(index.size()) +
+                     " names but the table has " + std::to_string(size()) + " rows");
   }
   index_ = std::move(index);
 }
@@ -426,7 +475,8 @@ void DataFrame::make_index_unique(const std::string& join) {
 }
 
 const Column& DataFrame::operator[](std::string_view column) const {
-  if (!columns_.contains(column)) throw IndexError(name_ + " has no column '" + std::string(column) + "'");
+  if (!columns_.contains(column))
+    throw IndexError(name_ + " has no column '" + std::string(column) + "'");
   return columns_.at(column);
 }
 
@@ -444,11 +494,13 @@ DataFrame DataFrame::take(std::span<const index_t> rows) const {
   out.index_.reserve(rows.size());
   for (index_t r : rows) {
     if (r < 0 || r >= size()) {
-      throw IndexError(name_ + ": row " + std::to_string(r) + " is out of range for " + std::to_string(size()) + " rows");
+      throw IndexError(name_ + ": row " + std::to_string(r) + " is out of range for " +
+                       std::to_string(size()) + " rows");
     }
     out.index_.push_back(index_[r]);
   }
-  for (const auto& [k, v] : columns_) out.columns_.set(k, v.take(rows));
+  for (const auto& [k, v] : columns_)
+    out.columns_.set(k, v.take(rows));
   return out;
 }
 
@@ -473,7 +525,8 @@ std::vector<index_t> DataFrame::positions(const std::vector<std::string>& names)
 
 DataFrame DataFrame::deep_copy() const {
   DataFrame out = *this;
-  for (auto& [k, v] : out.columns_) v = v.deep_copy();
+  for (auto& [k, v] : out.columns_)
+    v = v.deep_copy();
   return out;
 }
 

@@ -22,20 +22,22 @@ int check_axis(int axis, const char* what) {
 
 std::string_view name(UnaryOp op) {
   static constexpr std::array<std::string_view, 13> kNames = {
-      "negative", "absolute", "sqrt", "square", "exp", "expm1", "log",
+      "negative", "absolute", "sqrt", "square", "exp",  "expm1",      "log",
       "log1p",    "sin",      "cos",  "tanh",   "sign", "logical_not"};
   return kNames.at(static_cast<std::size_t>(op));
 }
 
 std::string_view name(BinaryOp op) {
   static constexpr std::array<std::string_view, 15> kNames = {
-      "add",   "subtract",  "multiply",   "divide", "power",         "minimum",     "maximum",   "equal",
-      "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or"};
+      "add",        "subtract", "multiply",      "divide",      "power",
+      "minimum",    "maximum",  "equal",         "not_equal",   "less",
+      "less_equal", "greater",  "greater_equal", "logical_and", "logical_or"};
   return kNames.at(static_cast<std::size_t>(op));
 }
 
 std::string_view name(ReduceOp op) {
-  static constexpr std::array<std::string_view, 5> kNames = {"sum", "mean", "min", "max", "count_nonzero"};
+  static constexpr std::array<std::string_view, 5> kNames = {"sum", "mean", "min", "max",
+                                                             "count_nonzero"};
   return kNames.at(static_cast<std::size_t>(op));
 }
 
@@ -43,7 +45,9 @@ Array::Array(NodePtr node) : node_(std::move(node)) {
   TESSERA_ASSERT(node_ != nullptr, "Array of a null node");
 }
 
-index_t Array::nbytes() const { return shape().size() * static_cast<index_t>(itemsize(dtype())); }
+index_t Array::nbytes() const {
+  return shape().size() * static_cast<index_t>(itemsize(dtype()));
+}
 
 GraphStats Array::graph_stats() const {
   const TaskGraph g = TaskGraph::lower({&node_, 1});
@@ -70,10 +74,18 @@ Array Array::rechunk(const ChunkSpec& chunks) const {
   return Array(detail::make_rechunk(node_, chunks.resolve(shape(), dtype())));
 }
 
-Array Array::transpose() const { return Array(detail::make_transpose(node_)); }
-Array Array::astype(DType dtype) const { return Array(detail::make_astype(node_, dtype)); }
-Array Array::todense() const { return Array(detail::make_layout(node_, Layout::dense)); }
-Array Array::tocsr() const { return Array(detail::make_layout(node_, Layout::csr)); }
+Array Array::transpose() const {
+  return Array(detail::make_transpose(node_));
+}
+Array Array::astype(DType dtype) const {
+  return Array(detail::make_astype(node_, dtype));
+}
+Array Array::todense() const {
+  return Array(detail::make_layout(node_, Layout::dense));
+}
+Array Array::tocsr() const {
+  return Array(detail::make_layout(node_, Layout::csr));
+}
 
 Chunk Array::compute() const {
   LocalExecutor executor;
@@ -87,7 +99,9 @@ Chunk Array::compute(LocalExecutor& executor) const {
   return detail::assemble(chunks, this->chunks().num_chunks(0), this->chunks().num_chunks(1));
 }
 
-Array apply(UnaryOp op, const Array& x) { return Array(detail::make_unary(op, x.node())); }
+Array apply(UnaryOp op, const Array& x) {
+  return Array(detail::make_unary(op, x.node()));
+}
 Array apply(BinaryOp op, const Array& a, const Array& b) {
   return Array(detail::make_binary(op, a.node(), b.node()));
 }
@@ -101,7 +115,8 @@ Array apply(BinaryOp op, Scalar scalar, const Array& a) {
 Array concatenate(const std::vector<Array>& arrays, int axis) {
   std::vector<NodePtr> nodes;
   nodes.reserve(arrays.size());
-  for (const auto& a : arrays) nodes.push_back(a.node());
+  for (const auto& a : arrays)
+    nodes.push_back(a.node());
   return Array(detail::make_concat(nodes, axis));
 }
 
@@ -109,7 +124,8 @@ Array random(Shape shape, const ChunkSpec& chunks, std::uint64_t seed, DType dty
   return Array(detail::make_random(chunks.resolve(shape, dtype), seed, dtype));
 }
 
-Array random_sparse(Shape shape, const ChunkSpec& chunks, double density, std::uint64_t seed, DType dtype) {
+Array random_sparse(Shape shape, const ChunkSpec& chunks, double density, std::uint64_t seed,
+                    DType dtype) {
   return Array(detail::make_random_sparse(chunks.resolve(shape, dtype), density, seed, dtype));
 }
 

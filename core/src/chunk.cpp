@@ -14,7 +14,8 @@ namespace tessera {
 
 std::shared_ptr<Buffer> Buffer::allocate(std::size_t bytes) {
   // for_overwrite: no zero-filling, writers fill every byte they publish.
-  std::shared_ptr<std::byte[]> storage = std::make_shared_for_overwrite<std::byte[]>(std::max<std::size_t>(bytes, 1));
+  std::shared_ptr<std::byte[]> storage =
+      std::make_shared_for_overwrite<std::byte[]>(std::max<std::size_t>(bytes, 1));
   std::byte* data = storage.get();
   return std::make_shared<Buffer>(Key{}, std::move(storage), data, bytes);
 }
@@ -54,32 +55,35 @@ Chunk Chunk::from_values(Shape shape, const std::vector<bool>& values) {
   check_dense_size(shape, static_cast<index_t>(values.size()));
   Chunk c = dense(DType::boolean, shape);
   bool* out = c.mutable_row<bool>(0);
-  for (std::size_t i = 0; i < values.size(); ++i) out[i] = values[i];
+  for (std::size_t i = 0; i < values.size(); ++i)
+    out[i] = values[i];
   return c;
 }
 
 Chunk Chunk::dense_view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, index_t offset,
                         index_t ld) {
-  const index_t needed = shape.rows == 0 || shape.cols == 0 ? 0 : offset + (shape.rows - 1) * ld + shape.cols;
+  const index_t needed =
+      shape.rows == 0 || shape.cols == 0 ? 0 : offset + (shape.rows - 1) * ld + shape.cols;
   if (offset < 0 || ld < shape.cols ||
       static_cast<std::size_t>(needed) * itemsize(dtype) > buffer->size()) {
-    throw ShapeError("dense view of shape " + to_string(shape) + " at offset " + std::to_string(offset) +
-                     " with row stride " + std::to_string(ld) + " does not fit a buffer of " +
-                     std::to_string(buffer->size()) + " bytes");
+    throw ShapeError("dense view of shape " + to_string(shape) + " at offset " +
+                     std::to_string(offset) + " with row stride " + std::to_string(ld) +
+                     " does not fit a buffer of " + std::to_string(buffer->size()) + " bytes");
   }
   return {dtype, shape, std::move(buffer), offset, ld};
 }
 
-Chunk Chunk::csr(DType dtype, Shape shape, std::vector<index_t> indptr, std::vector<index_t> indices,
-                 std::shared_ptr<Buffer> data) {
+Chunk Chunk::csr(DType dtype, Shape shape, std::vector<index_t> indptr,
+                 std::vector<index_t> indices, std::shared_ptr<Buffer> data) {
   const auto what = [&] { return "CSR matrix of shape " + to_string(shape) + ": "; };
   if (shape.rows < 0 || shape.cols < 0) throw ShapeError(what() + "negative shape");
   if (static_cast<index_t>(indptr.size()) != shape.rows + 1) {
-    throw ShapeError(what() + "indptr has " + std::to_string(indptr.size()) + " entries, expected " +
-                     std::to_string(shape.rows + 1));
+    throw ShapeError(what() + "indptr has " + std::to_string(indptr.size()) +
+                     " entries, expected " + std::to_string(shape.rows + 1));
   }
   const auto nnz = static_cast<index_t>(indices.size());
-  if (indptr.front() != 0) throw IndexError(what() + "indptr[0] is " + std::to_string(indptr.front()) + ", not 0");
+  if (indptr.front() != 0)
+    throw IndexError(what() + "indptr[0] is " + std::to_string(indptr.front()) + ", not 0");
   for (index_t r = 0; r < shape.rows; ++r) {
     if (indptr[r + 1] < indptr[r]) {
       throw IndexError(what() + "indptr decreases at row " + std::to_string(r) + " (" +
@@ -87,12 +91,13 @@ Chunk Chunk::csr(DType dtype, Shape shape, std::vector<index_t> indptr, std::vec
     }
   }
   if (indptr.back() != nnz) {
-    throw IndexError(what() + "indptr ends at " + std::to_string(indptr.back()) + " but there are " +
-                     std::to_string(nnz) + " indices");
+    throw IndexError(what() + "indptr ends at " + std::to_string(indptr.back()) +
+                     " but there are " + std::to_string(nnz) + " indices");
   }
   if (data->size() != static_cast<std::size_t>(nnz) * itemsize(dtype)) {
-    throw ShapeError(what() + "data holds " + std::to_string(data->size() / itemsize(dtype)) + " values but there are " +
-                     std::to_string(nnz) + " indices (they must be the same size)");
+    throw ShapeError(what() + "data holds " + std::to_string(data->size() / itemsize(dtype)) +
+                     " values but there are " + std::to_string(nnz) +
+                     " indices (they must be the same size)");
   }
   bool canonical = true;
   for (index_t r = 0; r < shape.rows; ++r) {
@@ -117,7 +122,8 @@ Chunk Chunk::csr(DType dtype, Shape shape, std::vector<index_t> indptr, std::vec
       for (index_t r = 0; r < shape.rows; ++r) {
         order.resize(static_cast<std::size_t>(indptr[r + 1] - indptr[r]));
         std::iota(order.begin(), order.end(), indptr[r]);
-        std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return indices[a] < indices[b]; });
+        std::stable_sort(order.begin(), order.end(),
+                         [&](index_t a, index_t b) { return indices[a] < indices[b]; });
         for (std::size_t n = 0; n < order.size(); ++n) {
           const index_t p = order[n];
           if (n > 0 && indices[p] == new_indices.back()) {
@@ -136,12 +142,15 @@ Chunk Chunk::csr(DType dtype, Shape shape, std::vector<index_t> indptr, std::vec
       data = std::move(buf);
     });
   }
-  return csr_unchecked(dtype, shape, std::make_shared<const std::vector<index_t>>(std::move(indptr)), 0,
-                       std::make_shared<const std::vector<index_t>>(std::move(indices)), std::move(data));
+  return csr_unchecked(
+      dtype, shape, std::make_shared<const std::vector<index_t>>(std::move(indptr)), 0,
+      std::make_shared<const std::vector<index_t>>(std::move(indices)), std::move(data));
 }
 
-Chunk Chunk::csr_unchecked(DType dtype, Shape shape, std::shared_ptr<const std::vector<index_t>> indptr,
-                           index_t indptr_offset, std::shared_ptr<const std::vector<index_t>> indices,
+Chunk Chunk::csr_unchecked(DType dtype, Shape shape,
+                           std::shared_ptr<const std::vector<index_t>> indptr,
+                           index_t indptr_offset,
+                           std::shared_ptr<const std::vector<index_t>> indices,
                            std::shared_ptr<Buffer> data) {
   TESSERA_ASSERT(static_cast<index_t>(indptr->size()) >= indptr_offset + shape.rows + 1,
                  "CSR indptr shorter than its rows");
@@ -162,7 +171,8 @@ index_t Chunk::nnz() const {
 std::size_t Chunk::nbytes() const {
   const auto n = static_cast<std::size_t>(nnz());
   if (layout_ == Layout::dense) return n * itemsize(dtype_);
-  return n * (itemsize(dtype_) + sizeof(index_t)) + static_cast<std::size_t>(shape_.rows + 1) * sizeof(index_t);
+  return n * (itemsize(dtype_) + sizeof(index_t)) +
+         static_cast<std::size_t>(shape_.rows + 1) * sizeof(index_t);
 }
 
 double Chunk::value_at(index_t r, index_t c) const {
@@ -184,8 +194,9 @@ double Chunk::value_at(index_t r, index_t c) const {
 
 Chunk Chunk::block(index_t r0, index_t r1, index_t c0, index_t c1) const {
   if (r0 < 0 || r1 < r0 || r1 > shape_.rows || c0 < 0 || c1 < c0 || c1 > shape_.cols) {
-    throw IndexError("block [" + std::to_string(r0) + ":" + std::to_string(r1) + ", " + std::to_string(c0) +
-                     ":" + std::to_string(c1) + "] is outside a chunk of shape " + to_string(shape_));
+    throw IndexError("block [" + std::to_string(r0) + ":" + std::to_string(r1) + ", " +
+                     std::to_string(c0) + ":" + std::to_string(c1) +
+                     "] is outside a chunk of shape " + to_string(shape_));
   }
   const Shape out{r1 - r0, c1 - c0};
   if (layout_ == Layout::dense) return {dtype_, out, buffer_, offset_ + r0 * ld_ + c0, ld_};
@@ -210,9 +221,11 @@ Chunk Chunk::block(index_t r0, index_t r1, index_t c0, index_t c1) const {
     }
     auto buf = Buffer::allocate(src.size() * sizeof(T));
     T* values = reinterpret_cast<T*>(buf->data());
-    for (std::size_t n = 0; n < src.size(); ++n) values[n] = data<T>()[src[n]];
-    return csr_unchecked(dtype_, out, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
-                         std::make_shared<const std::vector<index_t>>(std::move(new_indices)), std::move(buf));
+    for (std::size_t n = 0; n < src.size(); ++n)
+      values[n] = data<T>()[src[n]];
+    return csr_unchecked(
+        dtype_, out, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
+        std::make_shared<const std::vector<index_t>>(std::move(new_indices)), std::move(buf));
   });
 }
 
@@ -224,7 +237,8 @@ Chunk Chunk::to_dense() const {
     const auto p = indptr();
     for (index_t r = 0; r < shape_.rows; ++r) {
       T* dst = out.mutable_row<T>(r);
-      for (index_t q = p[r]; q < p[r + 1]; ++q) dst[indices()[q]] = data<T>()[q];
+      for (index_t q = p[r]; q < p[r + 1]; ++q)
+        dst[indices()[q]] = data<T>()[q];
     }
   });
   return out;
@@ -248,12 +262,15 @@ Chunk Chunk::to_csr() const {
     }
     auto buf = Buffer::allocate(values.size() * sizeof(T));
     std::copy(values.begin(), values.end(), reinterpret_cast<T*>(buf->data()));
-    return csr_unchecked(dtype_, shape_, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
-                         std::make_shared<const std::vector<index_t>>(std::move(new_indices)), std::move(buf));
+    return csr_unchecked(
+        dtype_, shape_, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
+        std::make_shared<const std::vector<index_t>>(std::move(new_indices)), std::move(buf));
   });
 }
 
-Chunk Chunk::to_layout(Layout layout) const { return layout == Layout::dense ? to_dense() : to_csr(); }
+Chunk Chunk::to_layout(Layout layout) const {
+  return layout == Layout::dense ? to_dense() : to_csr();
+}
 
 Chunk Chunk::astype(DType dtype) const {
   if (dtype == dtype_) return *this;
@@ -266,14 +283,16 @@ Chunk Chunk::astype(DType dtype) const {
         for (index_t r = 0; r < shape_.rows; ++r) {
           const From* src = row<From>(r);
           To* dst = out.mutable_row<To>(r);
-          for (index_t c = 0; c < shape_.cols; ++c) dst[c] = detail::convert<To>(src[c]);
+          for (index_t c = 0; c < shape_.cols; ++c)
+            dst[c] = detail::convert<To>(src[c]);
         }
         return out;
       }
       const auto p = indptr();
       auto buf = Buffer::allocate(static_cast<std::size_t>(p.back() - p.front()) * sizeof(To));
       To* dst = reinterpret_cast<To*>(buf->data());
-      for (index_t q = p.front(); q < p.back(); ++q) dst[q - p.front()] = detail::convert<To>(data<From>()[q]);
+      for (index_t q = p.front(); q < p.back(); ++q)
+        dst[q - p.front()] = detail::convert<To>(data<From>()[q]);
       return with_values(dtype, std::move(buf));
     });
   });
@@ -285,12 +304,15 @@ Chunk Chunk::with_values(DType dtype, std::shared_ptr<Buffer> values) const {
   const index_t base = p.front();
   TESSERA_ASSERT(values->size() >= static_cast<std::size_t>(p.back() - base) * itemsize(dtype),
                  "with_values: too few values for the structure");
-  if (base == 0) return csr_unchecked(dtype, shape_, indptr_, indptr_offset_, indices_, std::move(values));
+  if (base == 0)
+    return csr_unchecked(dtype, shape_, indptr_, indptr_offset_, indices_, std::move(values));
   std::vector<index_t> new_indptr(p.begin(), p.end());
-  for (auto& v : new_indptr) v -= base;
-  return csr_unchecked(dtype, shape_, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
-                       std::make_shared<const std::vector<index_t>>(indices() + base, indices() + p.back()),
-                       std::move(values));
+  for (auto& v : new_indptr)
+    v -= base;
+  return csr_unchecked(
+      dtype, shape_, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
+      std::make_shared<const std::vector<index_t>>(indices() + base, indices() + p.back()),
+      std::move(values));
 }
 
 Chunk Chunk::deep_copy() const {
@@ -298,26 +320,32 @@ Chunk Chunk::deep_copy() const {
   if (layout_ == Layout::dense) {
     Chunk out = dense(dtype_, shape_);
     for (index_t r = 0; r < shape_.rows; ++r) {
-      std::memcpy(out.buffer_->data() + static_cast<std::size_t>(r * shape_.cols) * item, raw_row(r),
-                  static_cast<std::size_t>(shape_.cols) * item);
+      std::memcpy(out.buffer_->data() + static_cast<std::size_t>(r * shape_.cols) * item,
+                  raw_row(r), static_cast<std::size_t>(shape_.cols) * item);
     }
     return out;
   }
   const auto p = indptr();
   const index_t base = p.front();
   std::vector<index_t> new_indptr(p.begin(), p.end());
-  for (auto& v : new_indptr) v -= base;
+  for (auto& v : new_indptr)
+    v -= base;
   std::vector<index_t> new_indices(indices() + base, indices() + p.back());
   auto buf = Buffer::allocate(new_indices.size() * item);
-  if (!new_indices.empty()) std::memcpy(buf->data(), buffer_->data() + base * static_cast<index_t>(item), new_indices.size() * item);
-  return csr_unchecked(dtype_, shape_, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
-                       std::make_shared<const std::vector<index_t>>(std::move(new_indices)), std::move(buf));
+  if (!new_indices.empty())
+    std::memcpy(buf->data(), buffer_->data() + base * static_cast<index_t>(item),
+                new_indices.size() * item);
+  return csr_unchecked(
+      dtype_, shape_, std::make_shared<const std::vector<index_t>>(std::move(new_indptr)), 0,
+      std::make_shared<const std::vector<index_t>>(std::move(new_indices)), std::move(buf));
 }
 
 namespace {
 
 // Both chunks as dense float64 rows, for the comparisons below.
-Chunk as_dense_double(const Chunk& c) { return c.to_dense().astype(DType::float64); }
+Chunk as_dense_double(const Chunk& c) {
+  return c.to_dense().astype(DType::float64);
+}
 
 }  // namespace
 
@@ -348,7 +376,8 @@ bool identical(const Chunk& a, const Chunk& b) {
   const std::size_t item = itemsize(a.dtype());
   if (a.layout() == Layout::dense) {
     for (index_t r = 0; r < a.rows(); ++r) {
-      if (std::memcmp(a.raw_row(r), b.raw_row(r), static_cast<std::size_t>(a.cols()) * item) != 0) return false;
+      if (std::memcmp(a.raw_row(r), b.raw_row(r), static_cast<std::size_t>(a.cols()) * item) != 0)
+        return false;
     }
     return true;
   }

@@ -9,13 +9,15 @@
 namespace tessera {
 namespace {
 
-const char* axis_name(int axis) { return axis == 0 ? "rows" : "columns"; }
+const char* axis_name(int axis) {
+  return axis == 0 ? "rows" : "columns";
+}
 
 std::vector<index_t> regular_sizes(index_t length, index_t chunk, int axis) {
   if (chunk == -1) chunk = std::max<index_t>(length, 1);
   if (chunk < 1) {
-    throw ValueError("chunk size along " + std::string(axis_name(axis)) + " must be positive or -1, got " +
-                     std::to_string(chunk));
+    throw ValueError("chunk size along " + std::string(axis_name(axis)) +
+                     " must be positive or -1, got " + std::to_string(chunk));
   }
   if (length == 0) return {0};
   std::vector<index_t> sizes(static_cast<std::size_t>((length + chunk - 1) / chunk), chunk);
@@ -42,7 +44,8 @@ ChunkGrid::ChunkGrid(std::vector<index_t> row_chunks, std::vector<index_t> col_c
     }
     offsets_[axis].assign(1, 0);
     offsets_[axis].reserve(sizes.size() + 1);
-    for (index_t s : sizes) offsets_[axis].push_back(offsets_[axis].back() + s);
+    for (index_t s : sizes)
+      offsets_[axis].push_back(offsets_[axis].back() + s);
     (axis == 0 ? shape_.rows : shape_.cols) = total;
   }
 }
@@ -90,7 +93,8 @@ std::string ChunkGrid::to_string() const {
 
 ChunkSpec ChunkSpec::automatic(index_t target_bytes) {
   if (target_bytes < 1) {
-    throw ValueError("auto chunk target must be positive, got " + std::to_string(target_bytes) + " bytes");
+    throw ValueError("auto chunk target must be positive, got " + std::to_string(target_bytes) +
+                     " bytes");
   }
   ChunkSpec spec;
   spec.target_bytes_ = target_bytes;
@@ -112,10 +116,12 @@ ChunkGrid ChunkSpec::resolve(Shape shape, DType dtype) const {
       resolved[axis] = regular_sizes(length, *regular, axis);
     } else if (const auto* sizes = std::get_if<std::vector<index_t>>(&axes_[axis])) {
       index_t total = 0;
-      for (index_t s : *sizes) total += s;
+      for (index_t s : *sizes)
+        total += s;
       if (total != length) {
         throw ShapeError("chunk sizes along " + std::string(axis_name(axis)) + " add up to " +
-                         std::to_string(total) + " but the axis has length " + std::to_string(length));
+                         std::to_string(total) + " but the axis has length " +
+                         std::to_string(length));
       }
       resolved[axis] = *sizes;
       if (resolved[axis].empty()) resolved[axis] = {0};
@@ -123,12 +129,13 @@ ChunkGrid ChunkSpec::resolve(Shape shape, DType dtype) const {
       ++auto_axes;
       continue;
     }
-    fixed_elements *= std::max<index_t>(1, *std::max_element(resolved[axis].begin(), resolved[axis].end()));
+    fixed_elements *=
+        std::max<index_t>(1, *std::max_element(resolved[axis].begin(), resolved[axis].end()));
   }
   if (auto_axes > 0) {
-    const double budget = std::max(1.0, static_cast<double>(target_bytes_) /
-                                            static_cast<double>(itemsize(dtype)) /
-                                            static_cast<double>(fixed_elements));
+    const double budget =
+        std::max(1.0, static_cast<double>(target_bytes_) / static_cast<double>(itemsize(dtype)) /
+                          static_cast<double>(fixed_elements));
     // Axes that are shorter than an even share take their full length; the rest split evenly.
     std::vector<int> pending;
     for (int axis = 0; axis < 2; ++axis) {

@@ -7,22 +7,28 @@ namespace tessera {
 namespace {
 
 constexpr std::array<std::string_view, kDTypeCount> kNames = {
-    "bool",   "int8",   "int16",  "int32",   "int64",  "uint8",
+    "bool",   "int8",   "int16",  "int32",   "int64",   "uint8",
     "uint16", "uint32", "uint64", "float32", "float64",
 };
 
 DType signed_of_size(std::size_t bytes) {
   switch (bytes) {
-    case 1: return DType::int8;
-    case 2: return DType::int16;
-    case 4: return DType::int32;
-    default: return DType::int64;
+    case 1:
+      return DType::int8;
+    case 2:
+      return DType::int16;
+    case 4:
+      return DType::int32;
+    default:
+      return DType::int64;
   }
 }
 
 }  // namespace
 
-std::string_view name(DType dtype) { return kNames.at(static_cast<std::size_t>(dtype)); }
+std::string_view name(DType dtype) {
+  return kNames.at(static_cast<std::size_t>(dtype));
+}
 
 DType dtype_from_name(std::string_view text) {
   for (std::size_t i = 0; i < kNames.size(); ++i) {
@@ -36,20 +42,26 @@ std::size_t itemsize(DType dtype) {
   switch (dtype) {
     case DType::boolean:
     case DType::int8:
-    case DType::uint8: return 1;
+    case DType::uint8:
+      return 1;
     case DType::int16:
-    case DType::uint16: return 2;
+    case DType::uint16:
+      return 2;
     case DType::int32:
     case DType::uint32:
-    case DType::float32: return 4;
+    case DType::float32:
+      return 4;
     case DType::int64:
     case DType::uint64:
-    case DType::float64: return 8;
+    case DType::float64:
+      return 8;
   }
   throw InternalError("itemsize: invalid DType");
 }
 
-bool is_float(DType d) { return d == DType::float32 || d == DType::float64; }
+bool is_float(DType d) {
+  return d == DType::float32 || d == DType::float64;
+}
 bool is_signed_int(DType d) {
   return d == DType::int8 || d == DType::int16 || d == DType::int32 || d == DType::int64;
 }

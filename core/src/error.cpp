@@ -9,7 +9,10 @@ namespace tessera {
 std::string to_string(Shape shape) {
   // Appending (not "(" + std::string) sidesteps a GCC 12 -Wrestrict false positive.
   std::string out = "(";
-  out.append(std::to_string(shape.rows)).append(", ").append(std::to_string(shape.cols)).append(")");
+  out.append(std::to_string(shape.rows))
+      .append(", ")
+      .append(std::to_string(shape.cols))
+      .append(")");
   return out;
 }
 

@@ -26,13 +26,24 @@ Hasher& Hasher::add(const std::vector<index_t>& values) {
   return bytes(values.data(), values.size() * sizeof(index_t));
 }
 
-Node::Node(std::string kind, DType dtype, Layout layout, ChunkGrid grid, std::vector<NodePtr> inputs)
-    : kind_(std::move(kind)), dtype_(dtype), layout_(layout), grid_(std::move(grid)), inputs_(std::move(inputs)) {}
+Node::Node(std::string kind, DType dtype, Layout layout, ChunkGrid grid,
+           std::vector<NodePtr> inputs)
+    : kind_(std::move(kind)),
+      dtype_(dtype),
+      layout_(layout),
+      grid_(std::move(grid)),
+      inputs_(std::move(inputs)) {}
 
 void Node::finish_fingerprint(const Hasher& params) {
   Hasher h;
-  h.add(kind_).add(dtype_).add(layout_).add(grid_.sizes(0)).add(grid_.sizes(1)).add(params.digest());
-  for (const auto& in : inputs_) h.add(in->fingerprint());
+  h.add(kind_)
+      .add(dtype_)
+      .add(layout_)
+      .add(grid_.sizes(0))
+      .add(grid_.sizes(1))
+      .add(params.digest());
+  for (const auto& in : inputs_)
+    h.add(in->fingerprint());
   fingerprint_ = h.digest();
 }
 
@@ -47,8 +58,10 @@ void Node::lower(Lowering& lowering) const {
   std::vector<TaskId> deps(inputs_.size());
   for (index_t i = 0; i < grid_.num_chunks(0); ++i) {
     for (index_t j = 0; j < grid_.num_chunks(1); ++j) {
-      for (std::size_t n = 0; n < inputs_.size(); ++n) deps[n] = lowering.input_chunk(n, i, j);
-      lowering.add_chunk_task(i, j, deps, inputs_.empty() ? Placement::chunk_owner : Placement::with_first_dep);
+      for (std::size_t n = 0; n < inputs_.size(); ++n)
+        deps[n] = lowering.input_chunk(n, i, j);
+      lowering.add_chunk_task(i, j, deps,
+                              inputs_.empty() ? Placement::chunk_owner : Placement::with_first_dep);
     }
   }
 }
@@ -107,7 +120,9 @@ TaskId TaskGraph::chunk_task(NodeId node, index_t i, index_t j) const {
   return chunk_tasks_[node][static_cast<std::size_t>(i * grid.num_chunks(1) + j)];
 }
 
-std::vector<TaskId> TaskGraph::chunk_tasks(NodeId node) const { return chunk_tasks_[node]; }
+std::vector<TaskId> TaskGraph::chunk_tasks(NodeId node) const {
+  return chunk_tasks_[node];
+}
 
 std::vector<bool> TaskGraph::needed_for(std::span<const TaskId> targets) const {
   std::vector<bool> needed(tasks_.size(), false);
@@ -126,7 +141,8 @@ std::vector<bool> TaskGraph::needed_for(std::span<const TaskId> targets) const {
 
 std::uint64_t TaskGraph::fingerprint() const {
   Hasher h;
-  for (const auto& n : nodes_) h.add(n->fingerprint());
+  for (const auto& n : nodes_)
+    h.add(n->fingerprint());
   h.add(tasks_.size());
   return h.digest();
 }
@@ -155,7 +171,8 @@ TaskId Lowering::add_task(TaskKey key, std::span<const TaskId> deps, Placement p
   return id;
 }
 
-TaskId Lowering::add_chunk_task(index_t i, index_t j, std::span<const TaskId> deps, Placement placement) {
+TaskId Lowering::add_chunk_task(index_t i, index_t j, std::span<const TaskId> deps,
+                                Placement placement) {
   const TaskId id = add_task(TaskKey{node_, 0, i, j, 0}, deps, placement);
   alias_chunk(i, j, id);
   return id;

@@ -54,8 +54,9 @@ Chunk make_csr(Shape shape, std::vector<index_t> indptr, std::vector<index_t> in
                const std::vector<store_t<T>>& values) {
   auto buf = Buffer::allocate(values.size() * sizeof(T));
   if (!values.empty()) std::memcpy(buf->data(), values.data(), values.size() * sizeof(T));
-  return Chunk::csr_unchecked(dtype_of<T>, shape, std::make_shared<const std::vector<index_t>>(std::move(indptr)), 0,
-                              std::make_shared<const std::vector<index_t>>(std::move(indices)), std::move(buf));
+  return Chunk::csr_unchecked(
+      dtype_of<T>, shape, std::make_shared<const std::vector<index_t>>(std::move(indptr)), 0,
+      std::make_shared<const std::vector<index_t>>(std::move(indices)), std::move(buf));
 }
 
 // Applies f to every stored value: every element of a dense chunk, the non-zeros of a CSR one.
@@ -67,7 +68,8 @@ Chunk map_values(const Chunk& x, F f) {
     for (index_t r = 0; r < x.rows(); ++r) {
       const T* src = x.row<T>(r);
       O* dst = out.mutable_row<O>(r);
-      for (index_t c = 0; c < x.cols(); ++c) dst[c] = f(src[c]);
+      for (index_t c = 0; c < x.cols(); ++c)
+        dst[c] = f(src[c]);
     }
     return out;
   }
@@ -75,7 +77,8 @@ Chunk map_values(const Chunk& x, F f) {
   auto buf = Buffer::allocate(static_cast<std::size_t>(p.back() - p.front()) * sizeof(O));
   O* dst = reinterpret_cast<O*>(buf->data());
   const T* src = x.data<T>();
-  for (index_t q = p.front(); q < p.back(); ++q) dst[q - p.front()] = f(src[q]);
+  for (index_t q = p.front(); q < p.back(); ++q)
+    dst[q - p.front()] = f(src[q]);
   return x.with_values(dtype_of<O>, std::move(buf));
 }
 
@@ -112,23 +115,35 @@ Chunk with_unary_fn(UnaryOp op, F&& f) {
         }
         return static_cast<T>((T{} < v) - (v < T{}));
       });
-    case UnaryOp::logical_not: return f([](T v) { return !(v != T{}); });
-    default: break;
+    case UnaryOp::logical_not:
+      return f([](T v) { return !(v != T{}); });
+    default:
+      break;
   }
   if constexpr (std::is_floating_point_v<T>) {
     switch (op) {
-      case UnaryOp::sqrt: return f([](T v) { return std::sqrt(v); });
-      case UnaryOp::exp: return f([](T v) { return std::exp(v); });
-      case UnaryOp::expm1: return f([](T v) { return std::expm1(v); });
-      case UnaryOp::log: return f([](T v) { return std::log(v); });
-      case UnaryOp::log1p: return f([](T v) { return std::log1p(v); });
-      case UnaryOp::sin: return f([](T v) { return std::sin(v); });
-      case UnaryOp::cos: return f([](T v) { return std::cos(v); });
-      case UnaryOp::tanh: return f([](T v) { return std::tanh(v); });
-      default: break;
+      case UnaryOp::sqrt:
+        return f([](T v) { return std::sqrt(v); });
+      case UnaryOp::exp:
+        return f([](T v) { return std::exp(v); });
+      case UnaryOp::expm1:
+        return f([](T v) { return std::expm1(v); });
+      case UnaryOp::log:
+        return f([](T v) { return std::log(v); });
+      case UnaryOp::log1p:
+        return f([](T v) { return std::log1p(v); });
+      case UnaryOp::sin:
+        return f([](T v) { return std::sin(v); });
+      case UnaryOp::cos:
+        return f([](T v) { return std::cos(v); });
+      case UnaryOp::tanh:
+        return f([](T v) { return std::tanh(v); });
+      default:
+        break;
     }
   }
-  throw InternalError("unary kernel: op " + std::string(name(op)) + " on " + std::string(name(dtype_of<T>)));
+  throw InternalError("unary kernel: op " + std::string(name(op)) + " on " +
+                      std::string(name(dtype_of<T>)));
 }
 
 // Calls f with the element function of a binary op on values of the compute type C.
@@ -172,18 +187,29 @@ Chunk with_binary_fn(BinaryOp op, F&& f) {
       } else {
         break;
       }
-    case BinaryOp::minimum: return f([](C x, C y) { return min_propagating(x, y); });
-    case BinaryOp::maximum: return f([](C x, C y) { return max_propagating(x, y); });
-    case BinaryOp::equal: return f([](C x, C y) { return x == y; });
-    case BinaryOp::not_equal: return f([](C x, C y) { return x != y; });
-    case BinaryOp::less: return f([](C x, C y) { return x < y; });
-    case BinaryOp::less_equal: return f([](C x, C y) { return x <= y; });
-    case BinaryOp::greater: return f([](C x, C y) { return x > y; });
-    case BinaryOp::greater_equal: return f([](C x, C y) { return x >= y; });
-    case BinaryOp::logical_and: return f([](C x, C y) { return x != C{} && y != C{}; });
-    case BinaryOp::logical_or: return f([](C x, C y) { return x != C{} || y != C{}; });
+    case BinaryOp::minimum:
+      return f([](C x, C y) { return min_propagating(x, y); });
+    case BinaryOp::maximum:
+      return f([](C x, C y) { return max_propagating(x, y); });
+    case BinaryOp::equal:
+      return f([](C x, C y) { return x == y; });
+    case BinaryOp::not_equal:
+      return f([](C x, C y) { return x != y; });
+    case BinaryOp::less:
+      return f([](C x, C y) { return x < y; });
+    case BinaryOp::less_equal:
+      return f([](C x, C y) { return x <= y; });
+    case BinaryOp::greater:
+      return f([](C x, C y) { return x > y; });
+    case BinaryOp::greater_equal:
+      return f([](C x, C y) { return x >= y; });
+    case BinaryOp::logical_and:
+      return f([](C x, C y) { return x != C{} && y != C{}; });
+    case BinaryOp::logical_or:
+      return f([](C x, C y) { return x != C{} || y != C{}; });
   }
-  throw InternalError("binary kernel: op " + std::string(name(op)) + " in " + std::string(name(dtype_of<C>)));
+  throw InternalError("binary kernel: op " + std::string(name(op)) + " in " +
+                      std::string(name(dtype_of<C>)));
 }
 
 template <typename C, typename F>
@@ -194,7 +220,8 @@ Chunk binary_dense(const Chunk& a, const Chunk& b, F f) {
     const C* x = a.row<C>(r);
     const C* y = b.row<C>(r);
     O* dst = out.mutable_row<O>(r);
-    for (index_t c = 0; c < a.cols(); ++c) dst[c] = f(x[c], y[c]);
+    for (index_t c = 0; c < a.cols(); ++c)
+      dst[c] = f(x[c], y[c]);
   }
   return out;
 }
@@ -241,9 +268,11 @@ A blocked_sum(const T* p, index_t n) {
   A s[8] = {};
   index_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) s[k] += static_cast<A>(p[i + k]);
+    for (int k = 0; k < 8; ++k)
+      s[k] += static_cast<A>(p[i + k]);
   }
-  for (; i < n; ++i) s[0] += static_cast<A>(p[i]);
+  for (; i < n; ++i)
+    s[0] += static_cast<A>(p[i]);
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
@@ -255,11 +284,14 @@ bool nonzero(T v) {
 template <typename A, typename T>
 Chunk partial_dense(ReduceOp op, const Chunk& x, int axis) {
   const index_t rows = x.rows(), cols = x.cols();
-  const bool additive = op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::count_nonzero;
+  const bool additive =
+      op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::count_nonzero;
   const auto fold = [op](A acc, A v) {
     return op == ReduceOp::min ? min_propagating(acc, v) : max_propagating(acc, v);
   };
-  const auto value = [op](T v) { return op == ReduceOp::count_nonzero ? static_cast<A>(nonzero(v)) : static_cast<A>(v); };
+  const auto value = [op](T v) {
+    return op == ReduceOp::count_nonzero ? static_cast<A>(nonzero(v)) : static_cast<A>(v);
+  };
   if (axis == 1) {
     Chunk out = Chunk::dense(dtype_of<A>, {rows, 1});
     for (index_t r = 0; r < rows; ++r) {
@@ -269,11 +301,13 @@ Chunk partial_dense(ReduceOp op, const Chunk& x, int axis) {
         acc = blocked_sum<A>(p, cols);
       } else if (op == ReduceOp::count_nonzero) {
         index_t n = 0;
-        for (index_t c = 0; c < cols; ++c) n += nonzero(p[c]) ? 1 : 0;
+        for (index_t c = 0; c < cols; ++c)
+          n += nonzero(p[c]) ? 1 : 0;
         acc = static_cast<A>(n);
       } else {
         acc = static_cast<A>(p[0]);
-        for (index_t c = 1; c < cols; ++c) acc = fold(acc, static_cast<A>(p[c]));
+        for (index_t c = 1; c < cols; ++c)
+          acc = fold(acc, static_cast<A>(p[c]));
       }
       *out.mutable_row<A>(r) = acc;
     }
@@ -291,18 +325,22 @@ Chunk partial_dense(ReduceOp op, const Chunk& x, int axis) {
       const T* p2 = x.row<T>(first_row + 2);
       const T* p3 = x.row<T>(first_row + 3);
       for (index_t c = 0; c < cols; ++c) {
-        acc[c] += (static_cast<A>(p0[c]) + static_cast<A>(p1[c])) + (static_cast<A>(p2[c]) + static_cast<A>(p3[c]));
+        acc[c] += (static_cast<A>(p0[c]) + static_cast<A>(p1[c])) +
+                  (static_cast<A>(p2[c]) + static_cast<A>(p3[c]));
       }
     }
   }
   for (index_t r = first_row; r < rows; ++r) {
     const T* p = x.row<T>(r);
     if (additive) {
-      for (index_t c = 0; c < cols; ++c) acc[c] += value(p[c]);
+      for (index_t c = 0; c < cols; ++c)
+        acc[c] += value(p[c]);
     } else if (r == 0) {
-      for (index_t c = 0; c < cols; ++c) acc[c] = static_cast<A>(p[c]);
+      for (index_t c = 0; c < cols; ++c)
+        acc[c] = static_cast<A>(p[c]);
     } else {
-      for (index_t c = 0; c < cols; ++c) acc[c] = fold(acc[c], static_cast<A>(p[c]));
+      for (index_t c = 0; c < cols; ++c)
+        acc[c] = fold(acc[c], static_cast<A>(p[c]));
     }
   }
   if (axis == 0) {
@@ -315,7 +353,8 @@ Chunk partial_dense(ReduceOp op, const Chunk& x, int axis) {
     total = blocked_sum<A>(acc.data(), cols);
   } else if (cols > 0) {
     total = acc[0];
-    for (index_t c = 1; c < cols; ++c) total = fold(total, acc[c]);
+    for (index_t c = 1; c < cols; ++c)
+      total = fold(total, acc[c]);
   }
   Chunk out = Chunk::dense(dtype_of<A>, {1, 1});
   *out.mutable_row<A>(0) = total;
@@ -328,7 +367,8 @@ Chunk partial_csr(ReduceOp op, const Chunk& x, int axis) {
   const auto p = x.indptr();
   const index_t* idx = x.indices();
   const T* v = x.data<T>();
-  const bool additive = op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::count_nonzero;
+  const bool additive =
+      op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::count_nonzero;
   const auto fold = [op](A acc, A val) {
     return op == ReduceOp::min ? min_propagating(acc, val) : max_propagating(acc, val);
   };
@@ -341,14 +381,16 @@ Chunk partial_csr(ReduceOp op, const Chunk& x, int axis) {
       A acc{};
       if (additive) {
         if (op == ReduceOp::count_nonzero) {
-          for (index_t q = p[r]; q < p[r + 1]; ++q) acc += value(v[q]);
+          for (index_t q = p[r]; q < p[r + 1]; ++q)
+            acc += value(v[q]);
         } else {
           acc = blocked_sum<A>(v + p[r], p[r + 1] - p[r]);
         }
       } else {
         const bool has_zero = p[r + 1] - p[r] < cols;
         acc = has_zero ? A{} : static_cast<A>(v[p[r]]);
-        for (index_t q = p[r]; q < p[r + 1]; ++q) acc = fold(acc, static_cast<A>(v[q]));
+        for (index_t q = p[r]; q < p[r + 1]; ++q)
+          acc = fold(acc, static_cast<A>(v[q]));
       }
       *out.mutable_row<A>(r) = acc;
     }
@@ -381,13 +423,15 @@ Chunk partial_csr(ReduceOp op, const Chunk& x, int axis) {
     // Row order, as the dense path: the total is the same for a chunk stored either way only
     // up to rounding, which is fine: a given array has one layout.
     if (op == ReduceOp::count_nonzero) {
-      for (index_t q = p.front(); q < p.back(); ++q) total += value(v[q]);
+      for (index_t q = p.front(); q < p.back(); ++q)
+        total += value(v[q]);
     } else {
       total = blocked_sum<A>(v + p.front(), p.back() - p.front());
     }
   } else if (cols > 0) {
     total = acc[0];
-    for (index_t c = 1; c < cols; ++c) total = fold(total, acc[c]);
+    for (index_t c = 1; c < cols; ++c)
+      total = fold(total, acc[c]);
   }
   Chunk out = Chunk::dense(dtype_of<A>, {1, 1});
   *out.mutable_row<A>(0) = total;
@@ -409,14 +453,18 @@ DType unary_result(UnaryOp op, DType in) {
   switch (op) {
     case UnaryOp::negative:
       if (in == DType::boolean) {
-        throw ValueError("negative of a bool array is not supported (numpy refuses it); use logical_not");
+        throw ValueError(
+            "negative of a bool array is not supported (numpy refuses it); use logical_not");
       }
       return in;
     case UnaryOp::absolute:
     case UnaryOp::square:
-    case UnaryOp::sign: return in;
-    case UnaryOp::logical_not: return DType::boolean;
-    default: return float_result(in);
+    case UnaryOp::sign:
+      return in;
+    case UnaryOp::logical_not:
+      return DType::boolean;
+    default:
+      return float_result(in);
   }
 }
 
@@ -425,15 +473,17 @@ bool unary_keeps_sparse(UnaryOp op) {
     case UnaryOp::exp:
     case UnaryOp::log:
     case UnaryOp::cos:
-    case UnaryOp::logical_not: return false;
-    default: return true;
+    case UnaryOp::logical_not:
+      return false;
+    default:
+      return true;
   }
 }
 
 Chunk unary(UnaryOp op, const Chunk& x, DType out) {
   // Float functions compute in the result type; the others in the input type.
-  const bool float_fn = op != UnaryOp::negative && op != UnaryOp::absolute && op != UnaryOp::square &&
-                        op != UnaryOp::sign && op != UnaryOp::logical_not;
+  const bool float_fn = op != UnaryOp::negative && op != UnaryOp::absolute &&
+                        op != UnaryOp::square && op != UnaryOp::sign && op != UnaryOp::logical_not;
   const Chunk in = float_fn ? x.astype(out) : x;
   const Chunk src = unary_keeps_sparse(op) ? in : in.to_dense();
   return dispatch(src.dtype(), [&](auto tag) {
@@ -453,8 +503,10 @@ bool is_comparison(BinaryOp op) {
     case BinaryOp::greater:
     case BinaryOp::greater_equal:
     case BinaryOp::logical_and:
-    case BinaryOp::logical_or: return true;
-    default: return false;
+    case BinaryOp::logical_or:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -462,7 +514,8 @@ BinaryTypes finish_types(BinaryOp op, DType compute) {
   if (op == BinaryOp::divide && !is_float(compute)) compute = DType::float64;
   if (op == BinaryOp::power && compute == DType::boolean) compute = DType::int8;
   if (op == BinaryOp::subtract && compute == DType::boolean) {
-    throw ValueError("subtract of two bool arrays is not supported (numpy refuses it); use logical ops");
+    throw ValueError(
+        "subtract of two bool arrays is not supported (numpy refuses it); use logical ops");
   }
   return {compute, is_comparison(op) ? DType::boolean : compute};
 }
@@ -481,7 +534,9 @@ bool fits(DType dtype, double v) {
 
 }  // namespace
 
-BinaryTypes binary_types(BinaryOp op, DType a, DType b) { return finish_types(op, promote(a, b)); }
+BinaryTypes binary_types(BinaryOp op, DType a, DType b) {
+  return finish_types(op, promote(a, b));
+}
 
 BinaryTypes binary_scalar_types(BinaryOp op, DType a, Scalar s) {
   // numpy 1.x value-based casting: a Python scalar does not widen an array of its own kind; a
@@ -493,7 +548,8 @@ BinaryTypes binary_scalar_types(BinaryOp op, DType a, Scalar s) {
     if (!integral) {
       compute = DType::float64;
     } else if (a == DType::boolean) {
-      compute = (scalar == 0.0 || scalar == 1.0) && is_comparison(op) ? DType::boolean : DType::int64;
+      compute =
+          (scalar == 0.0 || scalar == 1.0) && is_comparison(op) ? DType::boolean : DType::int64;
     } else if (!fits(a, scalar)) {
       compute = std::abs(scalar) < 9.2e18 ? DType::int64 : DType::float64;
     }
@@ -507,8 +563,10 @@ bool binary_keeps_sparse(BinaryOp op) {
     case BinaryOp::subtract:
     case BinaryOp::multiply:
     case BinaryOp::minimum:
-    case BinaryOp::maximum: return true;
-    default: return false;
+    case BinaryOp::maximum:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -521,8 +579,8 @@ bool scalar_keeps_sparse(BinaryOp op, double scalar, bool scalar_left, BinaryTyp
 
 Chunk binary(BinaryOp op, const Chunk& a, const Chunk& b, BinaryTypes types) {
   if (a.shape() != b.shape()) {
-    throw ShapeError("element-wise " + std::string(name(op)) + ": chunk shapes " + to_string(a.shape()) +
-                     " and " + to_string(b.shape()) + " differ");
+    throw ShapeError("element-wise " + std::string(name(op)) + ": chunk shapes " +
+                     to_string(a.shape()) + " and " + to_string(b.shape()) + " differ");
   }
   const Chunk x = a.astype(types.compute);
   const Chunk y = b.astype(types.compute);
@@ -536,7 +594,8 @@ Chunk binary(BinaryOp op, const Chunk& a, const Chunk& b, BinaryTypes types) {
   });
 }
 
-Chunk binary_scalar(BinaryOp op, const Chunk& a, double scalar, bool scalar_left, BinaryTypes types) {
+Chunk binary_scalar(BinaryOp op, const Chunk& a, double scalar, bool scalar_left,
+                    BinaryTypes types) {
   const Chunk x = a.astype(types.compute);
   return dispatch(types.compute, [&](auto tag) {
     using C = typename decltype(tag)::type;
@@ -552,16 +611,22 @@ Chunk binary_scalar(BinaryOp op, const Chunk& a, double scalar, bool scalar_left
 
 DType reduce_accumulator(ReduceOp op, DType in) {
   switch (op) {
-    case ReduceOp::sum: return sum_result(in);
-    case ReduceOp::mean: return is_float(in) ? in : DType::float64;
-    case ReduceOp::count_nonzero: return DType::int64;
+    case ReduceOp::sum:
+      return sum_result(in);
+    case ReduceOp::mean:
+      return is_float(in) ? in : DType::float64;
+    case ReduceOp::count_nonzero:
+      return DType::int64;
     case ReduceOp::min:
-    case ReduceOp::max: return in;
+    case ReduceOp::max:
+      return in;
   }
   throw InternalError("reduce_accumulator: invalid op");
 }
 
-DType reduce_result(ReduceOp op, DType in) { return reduce_accumulator(op, in); }
+DType reduce_result(ReduceOp op, DType in) {
+  return reduce_accumulator(op, in);
+}
 
 Chunk reduce_partial(ReduceOp op, const Chunk& x, int axis, DType acc) {
   return dispatch(x.dtype(), [&](auto in_tag) {
@@ -591,8 +656,12 @@ Chunk reduce_combine(ReduceOp op, std::span<const Chunk> partials) {
         const A* v = partials[n].row<A>(r);
         for (index_t c = 0; c < out.cols(); ++c) {
           switch (op) {
-            case ReduceOp::min: acc[c] = min_propagating(acc[c], v[c]); break;
-            case ReduceOp::max: acc[c] = max_propagating(acc[c], v[c]); break;
+            case ReduceOp::min:
+              acc[c] = min_propagating(acc[c], v[c]);
+              break;
+            case ReduceOp::max:
+              acc[c] = max_propagating(acc[c], v[c]);
+              break;
             default:
               if constexpr (std::is_same_v<A, bool>) {
                 acc[c] = acc[c] || v[c];
@@ -626,7 +695,8 @@ Chunk take(const Chunk& x, int axis, std::span<const index_t> positions) {
   const auto n = static_cast<index_t>(positions.size());
   if (is_contiguous_run(positions)) {
     const index_t start = n == 0 ? 0 : positions[0];
-    return axis == 0 ? x.block(start, start + n, 0, x.cols()) : x.block(0, x.rows(), start, start + n);
+    return axis == 0 ? x.block(start, start + n, 0, x.cols())
+                     : x.block(0, x.rows(), start, start + n);
   }
   const std::size_t item = itemsize(x.dtype());
   if (x.layout() == Layout::dense) {
@@ -644,7 +714,8 @@ Chunk take(const Chunk& x, int axis, std::span<const index_t> positions) {
       for (index_t r = 0; r < x.rows(); ++r) {
         const T* src = x.row<T>(r);
         T* dst = out.mutable_row<T>(r);
-        for (index_t c = 0; c < n; ++c) dst[c] = src[positions[c]];
+        for (index_t c = 0; c < n; ++c)
+          dst[c] = src[positions[c]];
       }
       return out;
     });
@@ -666,18 +737,24 @@ Chunk take(const Chunk& x, int axis, std::span<const index_t> positions) {
     }
     // Columns: each source column maps to the output positions that take it (sorted, since
     // positions are scanned in order), then each row's entries are sorted by output column.
-    std::vector<index_t> first(static_cast<std::size_t>(x.cols()) + 1, 0), targets(positions.size());
-    for (index_t c : positions) ++first[c + 1];
-    for (index_t c = 0; c < x.cols(); ++c) first[c + 1] += first[c];
+    std::vector<index_t> first(static_cast<std::size_t>(x.cols()) + 1, 0),
+        targets(positions.size());
+    for (index_t c : positions)
+      ++first[c + 1];
+    for (index_t c = 0; c < x.cols(); ++c)
+      first[c + 1] += first[c];
     std::vector<index_t> fill(first.begin(), first.end() - 1);
-    for (index_t out_col = 0; out_col < n; ++out_col) targets[fill[positions[out_col]]++] = out_col;
+    for (index_t out_col = 0; out_col < n; ++out_col)
+      targets[fill[positions[out_col]]++] = out_col;
     std::vector<std::pair<index_t, store_t<T>>> row;
     for (index_t r = 0; r < x.rows(); ++r) {
       row.clear();
       for (index_t q = p[r]; q < p[r + 1]; ++q) {
-        for (index_t t = first[idx[q]]; t < first[idx[q] + 1]; ++t) row.emplace_back(targets[t], v[q]);
+        for (index_t t = first[idx[q]]; t < first[idx[q] + 1]; ++t)
+          row.emplace_back(targets[t], v[q]);
       }
-      std::sort(row.begin(), row.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::sort(row.begin(), row.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
       for (const auto& [c, val] : row) {
         indices.push_back(c);
         values.push_back(val);
@@ -698,7 +775,8 @@ Chunk stack(std::span<const Chunk> parts, int axis) {
   for (std::size_t n = 1; n < parts.size(); ++n) {
     const Chunk& c = parts[n];
     TESSERA_ASSERT(c.dtype() == dtype && c.layout() == first.layout(), "stack of mixed chunks");
-    TESSERA_ASSERT(axis == 0 ? c.cols() == shape.cols : c.rows() == shape.rows, "stack of misaligned chunks");
+    TESSERA_ASSERT(axis == 0 ? c.cols() == shape.cols : c.rows() == shape.rows,
+                   "stack of misaligned chunks");
     (axis == 0 ? shape.rows : shape.cols) += axis == 0 ? c.rows() : c.cols();
   }
   if (first.layout() == Layout::dense) {
@@ -709,8 +787,8 @@ Chunk stack(std::span<const Chunk> parts, int axis) {
       for (index_t r = 0; r < c.rows(); ++r) {
         const index_t out_r = axis == 0 ? at + r : r;
         const index_t out_c = axis == 0 ? 0 : at;
-        std::memcpy(base + static_cast<std::size_t>(out_r * shape.cols + out_c) * item, c.raw_row(r),
-                    static_cast<std::size_t>(c.cols()) * item);
+        std::memcpy(base + static_cast<std::size_t>(out_r * shape.cols + out_c) * item,
+                    c.raw_row(r), static_cast<std::size_t>(c.cols()) * item);
       }
       at += axis == 0 ? c.rows() : c.cols();
     }
@@ -748,13 +826,16 @@ Chunk stack(std::span<const Chunk> parts, int axis) {
 }
 
 Chunk assemble(std::span<const Chunk> blocks, index_t block_rows, index_t block_cols) {
-  TESSERA_ASSERT(static_cast<index_t>(blocks.size()) == block_rows * block_cols, "assemble: block count");
+  TESSERA_ASSERT(static_cast<index_t>(blocks.size()) == block_rows * block_cols,
+                 "assemble: block count");
   if (blocks.size() == 1) return blocks[0];
   if (blocks[0].layout() == Layout::dense) {
     // One copy of every block straight into place.
     Shape shape{0, 0};
-    for (index_t i = 0; i < block_rows; ++i) shape.rows += blocks[static_cast<std::size_t>(i * block_cols)].rows();
-    for (index_t j = 0; j < block_cols; ++j) shape.cols += blocks[static_cast<std::size_t>(j)].cols();
+    for (index_t i = 0; i < block_rows; ++i)
+      shape.rows += blocks[static_cast<std::size_t>(i * block_cols)].rows();
+    for (index_t j = 0; j < block_cols; ++j)
+      shape.cols += blocks[static_cast<std::size_t>(j)].cols();
     const std::size_t item = itemsize(blocks[0].dtype());
     Chunk out = Chunk::dense(blocks[0].dtype(), shape);
     std::byte* base = out.mutable_row<std::byte>(0);
@@ -763,10 +844,11 @@ Chunk assemble(std::span<const Chunk> blocks, index_t block_rows, index_t block_
       index_t c0 = 0;
       for (index_t j = 0; j < block_cols; ++j) {
         const Chunk& b = blocks[static_cast<std::size_t>(i * block_cols + j)];
-        TESSERA_ASSERT(b.dtype() == out.dtype() && b.layout() == Layout::dense, "assemble of mixed blocks");
+        TESSERA_ASSERT(b.dtype() == out.dtype() && b.layout() == Layout::dense,
+                       "assemble of mixed blocks");
         for (index_t r = 0; r < b.rows(); ++r) {
-          std::memcpy(base + static_cast<std::size_t>((r0 + r) * shape.cols + c0) * item, b.raw_row(r),
-                      static_cast<std::size_t>(b.cols()) * item);
+          std::memcpy(base + static_cast<std::size_t>((r0 + r) * shape.cols + c0) * item,
+                      b.raw_row(r), static_cast<std::size_t>(b.cols()) * item);
         }
         c0 += b.cols();
       }
@@ -777,7 +859,9 @@ Chunk assemble(std::span<const Chunk> blocks, index_t block_rows, index_t block_
   std::vector<Chunk> rows;
   rows.reserve(static_cast<std::size_t>(block_rows));
   for (index_t i = 0; i < block_rows; ++i) {
-    rows.push_back(stack(blocks.subspan(static_cast<std::size_t>(i * block_cols), static_cast<std::size_t>(block_cols)), 1));
+    rows.push_back(stack(blocks.subspan(static_cast<std::size_t>(i * block_cols),
+                                        static_cast<std::size_t>(block_cols)),
+                         1));
   }
   return stack(rows, 0);
 }
@@ -793,7 +877,8 @@ Chunk transpose(const Chunk& x) {
         for (index_t c0 = 0; c0 < x.cols(); c0 += kTile) {
           for (index_t r = r0; r < std::min(r0 + kTile, x.rows()); ++r) {
             const T* src = x.row<T>(r);
-            for (index_t c = c0; c < std::min(c0 + kTile, x.cols()); ++c) out.mutable_row<T>(c)[r] = src[c];
+            for (index_t c = c0; c < std::min(c0 + kTile, x.cols()); ++c)
+              out.mutable_row<T>(c)[r] = src[c];
           }
         }
       }
@@ -801,8 +886,10 @@ Chunk transpose(const Chunk& x) {
     }
     const auto p = x.indptr();
     std::vector<index_t> indptr(static_cast<std::size_t>(x.cols()) + 1, 0);
-    for (index_t q = p.front(); q < p.back(); ++q) ++indptr[x.indices()[q] + 1];
-    for (index_t c = 0; c < x.cols(); ++c) indptr[c + 1] += indptr[c];
+    for (index_t q = p.front(); q < p.back(); ++q)
+      ++indptr[x.indices()[q] + 1];
+    for (index_t c = 0; c < x.cols(); ++c)
+      indptr[c + 1] += indptr[c];
     std::vector<index_t> fill(indptr.begin(), indptr.end() - 1);
     std::vector<index_t> indices(static_cast<std::size_t>(p.back() - p.front()));
     std::vector<store_t<T>> values(indices.size());

@@ -17,8 +17,9 @@ namespace {
 // memory stays near the working set), results freed after their last consumer.
 class Execution final : public LocalExecutor::Inbox {
  public:
-  Execution(const TaskGraph& graph, const std::vector<bool>& run_mask, std::span<const TaskId> targets,
-            const LocalExecutor::Hooks& hooks, ExecutorStats& stats)
+  Execution(const TaskGraph& graph, const std::vector<bool>& run_mask,
+            std::span<const TaskId> targets, const LocalExecutor::Hooks& hooks,
+            ExecutorStats& stats)
       : graph_(graph), run_(run_mask), hooks_(hooks), stats_(stats) {
     const index_t n = graph.num_tasks();
     results_.resize(static_cast<std::size_t>(n));
@@ -40,14 +41,17 @@ class Execution final : public LocalExecutor::Inbox {
         ++missing_[t];
       }
     }
-    for (TaskId t = 0; t < n; ++t) counts[t + 1] += counts[t];
+    for (TaskId t = 0; t < n; ++t)
+      counts[t + 1] += counts[t];
     consumer_begin_ = counts;
     consumers_.resize(static_cast<std::size_t>(counts[n]));
     for (TaskId t = 0; t < n; ++t) {
       if (!run_[t]) continue;
-      for (TaskId d : graph.deps(t)) consumers_[counts[d]++] = t;
+      for (TaskId d : graph.deps(t))
+        consumers_[counts[d]++] = t;
     }
-    for (TaskId t = 0; t < n; ++t) consumers_left_[t] = consumer_begin_[t + 1] - consumer_begin_[t];
+    for (TaskId t = 0; t < n; ++t)
+      consumers_left_[t] = consumer_begin_[t + 1] - consumer_begin_[t];
     for (TaskId t = n - 1; t >= 0; --t) {
       if (run_[t] && missing_[t] == 0) ready_.push_back(t);
     }
@@ -64,7 +68,8 @@ class Execution final : public LocalExecutor::Inbox {
   std::vector<Chunk> run(int threads, std::span<const TaskId> targets) {
     std::vector<std::jthread> workers;
     workers.reserve(static_cast<std::size_t>(threads));
-    for (int w = 0; w < threads; ++w) workers.emplace_back([this] { work(); });
+    for (int w = 0; w < threads; ++w)
+      workers.emplace_back([this] { work(); });
     {
       std::unique_lock lock(mutex_);
       bool busy = false;
@@ -92,7 +97,8 @@ class Execution final : public LocalExecutor::Inbox {
     if (error_) std::rethrow_exception(error_);
     std::vector<Chunk> out;
     out.reserve(targets.size());
-    for (TaskId t : targets) out.push_back(results_[t]);
+    for (TaskId t : targets)
+      out.push_back(results_[t]);
     return out;
   }
 
@@ -106,7 +112,8 @@ class Execution final : public LocalExecutor::Inbox {
       const TaskId t = ready_.back();
       ready_.pop_back();
       inputs.clear();
-      for (TaskId d : graph_.deps(t)) inputs.push_back(results_[d]);
+      for (TaskId d : graph_.deps(t))
+        inputs.push_back(results_[d]);
       lock.unlock();
       Chunk result;
       try {
@@ -129,7 +136,8 @@ class Execution final : public LocalExecutor::Inbox {
       lock.lock();
       ++stats_.tasks_run;
       --pending_;
-      for (TaskId d : graph_.deps(t)) release(d);
+      for (TaskId d : graph_.deps(t))
+        release(d);
       publish(t, std::move(result));
       if (pending_ == 0) cv_.notify_all();
     }
@@ -198,7 +206,8 @@ int LocalExecutor::default_threads() {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
     if (end == env || *end != '\0' || n < 1 || n > 4096) {
-      throw ValueError("TESSERA_THREADS must be a whole number from 1 to 4096, got '" + std::string(env) + "'");
+      throw ValueError("TESSERA_THREADS must be a whole number from 1 to 4096, got '" +
+                       std::string(env) + "'");
     }
     return static_cast<int>(n);
   }

@@ -16,10 +16,16 @@ namespace {
 // Splits over how many partials a reduction combines at once (dask's split_every).
 constexpr std::size_t kSplitEvery = 8;
 
-Shape chunk_extent(const ChunkGrid& g, index_t i, index_t j) { return g.chunk_shape(i, j); }
+Shape chunk_extent(const ChunkGrid& g, index_t i, index_t j) {
+  return g.chunk_shape(i, j);
+}
 
-r123::Philox4x32::ctr_type::value_type lo32(std::uint64_t v) { return static_cast<std::uint32_t>(v); }
-r123::Philox4x32::ctr_type::value_type hi32(std::uint64_t v) { return static_cast<std::uint32_t>(v >> 32); }
+r123::Philox4x32::ctr_type::value_type lo32(std::uint64_t v) {
+  return static_cast<std::uint32_t>(v);
+}
+r123::Philox4x32::ctr_type::value_type hi32(std::uint64_t v) {
+  return static_cast<std::uint32_t>(v >> 32);
+}
 
 double u01_from(std::uint32_t lo, std::uint32_t hi) {
   const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 32) | lo;
@@ -96,7 +102,8 @@ class RandomSparseNode final : public Node {
         }
         indptr.push_back(static_cast<index_t>(indices.size()));
       }
-      return Chunk::csr(dtype(), s, std::move(indptr), std::move(indices), Buffer::adopt(std::move(values)));
+      return Chunk::csr(dtype(), s, std::move(indptr), std::move(indices),
+                        Buffer::adopt(std::move(values)));
     });
   }
 
@@ -133,7 +140,8 @@ class ArangeNode final : public Node {
       Chunk out = Chunk::dense(dtype(), s);
       for (index_t r = 0; r < s.rows; ++r) {
         T* dst = out.mutable_row<T>(r);
-        for (index_t c = 0; c < s.cols; ++c) dst[c] = convert<T>((r0 + r) * shape().cols + c0 + c);
+        for (index_t c = 0; c < s.cols; ++c)
+          dst[c] = convert<T>((r0 + r) * shape().cols + c0 + c);
       }
       return out;
     });
@@ -173,7 +181,8 @@ class UnaryNode final : public Node {
  public:
   UnaryNode(UnaryOp op, const NodePtr& x)
       : Node(std::string(tessera::name(op)), unary_result(op, x->dtype()),
-             x->layout() == Layout::csr && unary_keeps_sparse(op) ? Layout::csr : Layout::dense, x->grid(), {x}),
+             x->layout() == Layout::csr && unary_keeps_sparse(op) ? Layout::csr : Layout::dense,
+             x->grid(), {x}),
         op_(op) {
     finish_fingerprint(Hasher().add(op_));
   }
@@ -189,8 +198,9 @@ class BinaryNode final : public Node {
  public:
   BinaryNode(BinaryOp op, const NodePtr& a, const NodePtr& b, BinaryTypes types)
       : Node(std::string(tessera::name(op)), types.out,
-             a->layout() == Layout::csr && b->layout() == Layout::csr && binary_keeps_sparse(op) ? Layout::csr
-                                                                                                 : Layout::dense,
+             a->layout() == Layout::csr && b->layout() == Layout::csr && binary_keeps_sparse(op)
+                 ? Layout::csr
+                 : Layout::dense,
              a->grid(), {a, b}),
         op_(op),
         types_(types) {
@@ -207,13 +217,16 @@ class BinaryNode final : public Node {
 
 class ScalarNode final : public Node {
  public:
-  ScalarNode(BinaryOp op, const NodePtr& x, Scalar scalar, bool left, BinaryTypes types, bool sparse)
-      : Node(std::string(tessera::name(op)), types.out, sparse ? Layout::csr : Layout::dense, x->grid(), {x}),
+  ScalarNode(BinaryOp op, const NodePtr& x, Scalar scalar, bool left, BinaryTypes types,
+             bool sparse)
+      : Node(std::string(tessera::name(op)), types.out, sparse ? Layout::csr : Layout::dense,
+             x->grid(), {x}),
         op_(op),
         scalar_(scalar.value),
         left_(left),
         types_(types) {
-    finish_fingerprint(Hasher().add(op_).add(scalar_).add(left_).add(types_.compute).add(types_.out));
+    finish_fingerprint(
+        Hasher().add(op_).add(scalar_).add(left_).add(types_.compute).add(types_.out));
   }
   Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override {
     const Chunk x = layout() == Layout::dense ? deps[0].to_dense() : deps[0];
@@ -232,7 +245,9 @@ class AstypeNode final : public Node {
   AstypeNode(const NodePtr& x, DType dtype) : Node("astype", dtype, x->layout(), x->grid(), {x}) {
     finish_fingerprint(Hasher());
   }
-  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override { return deps[0].astype(dtype()); }
+  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override {
+    return deps[0].astype(dtype());
+  }
 };
 
 class LayoutNode final : public Node {
@@ -241,7 +256,9 @@ class LayoutNode final : public Node {
       : Node(layout == Layout::dense ? "todense" : "tocsr", x->dtype(), layout, x->grid(), {x}) {
     finish_fingerprint(Hasher());
   }
-  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override { return deps[0].to_layout(layout()); }
+  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override {
+    return deps[0].to_layout(layout());
+  }
 };
 
 // ---- structure -------------------------------------------------------------------------------
@@ -249,7 +266,8 @@ class LayoutNode final : public Node {
 class TransposeNode final : public Node {
  public:
   explicit TransposeNode(const NodePtr& x)
-      : Node("transpose", x->dtype(), x->layout(), ChunkGrid(x->grid().sizes(1), x->grid().sizes(0)), {x}) {
+      : Node("transpose", x->dtype(), x->layout(),
+             ChunkGrid(x->grid().sizes(1), x->grid().sizes(0)), {x}) {
     finish_fingerprint(Hasher());
   }
   void lower(Lowering& lw) const override {
@@ -260,13 +278,16 @@ class TransposeNode final : public Node {
       }
     }
   }
-  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override { return transpose(deps[0]); }
+  Chunk compute(const TaskKey&, std::span<const Chunk> deps) const override {
+    return transpose(deps[0]);
+  }
 };
 
 class ConcatNode final : public Node {
  public:
   ConcatNode(const std::vector<NodePtr>& inputs, int axis, ChunkGrid grid)
-      : Node("concatenate", inputs[0]->dtype(), inputs[0]->layout(), std::move(grid), inputs), axis_(axis) {
+      : Node("concatenate", inputs[0]->dtype(), inputs[0]->layout(), std::move(grid), inputs),
+        axis_(axis) {
     finish_fingerprint(Hasher().add(axis_));
   }
   void lower(Lowering& lw) const override {
@@ -284,7 +305,8 @@ class ConcatNode final : public Node {
     }
     if (at == 0) {  // every input empty along the axis: the first one's (empty) chunks
       for (index_t i = 0; i < grid().num_chunks(0); ++i) {
-        for (index_t j = 0; j < grid().num_chunks(1); ++j) lw.alias_chunk(i, j, lw.input_chunk(0, i, j));
+        for (index_t j = 0; j < grid().num_chunks(1); ++j)
+          lw.alias_chunk(i, j, lw.input_chunk(0, i, j));
       }
     }
   }
@@ -310,7 +332,8 @@ Overlap overlap(const ChunkGrid& in, int axis, index_t start, index_t stop) {
 
 class RechunkNode final : public Node {
  public:
-  RechunkNode(const NodePtr& x, const ChunkGrid& grid) : Node("rechunk", x->dtype(), x->layout(), grid, {x}) {
+  RechunkNode(const NodePtr& x, const ChunkGrid& grid)
+      : Node("rechunk", x->dtype(), x->layout(), grid, {x}) {
     finish_fingerprint(Hasher());
   }
   void lower(Lowering& lw) const override {
@@ -320,7 +343,8 @@ class RechunkNode final : public Node {
       for (index_t j = 0; j < grid().num_chunks(1); ++j) {
         const auto [ra, rn] = rows_of(i);
         const auto [ca, cn] = cols_of(j);
-        const bool same_chunk = rn == 1 && cn == 1 && in.chunk_shape(ra, ca) == grid().chunk_shape(i, j);
+        const bool same_chunk =
+            rn == 1 && cn == 1 && in.chunk_shape(ra, ca) == grid().chunk_shape(i, j);
         if (same_chunk) {
           lw.alias_chunk(i, j, lw.input_chunk(0, ra, ca));
           continue;
@@ -330,7 +354,8 @@ class RechunkNode final : public Node {
           const TaskId dep = lw.input_chunk(0, ra + k / cn, ca + k % cn);
           pieces.push_back(lw.add_task({0, 1, i, j, k}, {&dep, 1}, Placement::with_first_dep));
         }
-        lw.add_chunk_task(i, j, pieces, rn * cn == 1 ? Placement::with_first_dep : Placement::chunk_owner);
+        lw.add_chunk_task(i, j, pieces,
+                          rn * cn == 1 ? Placement::with_first_dep : Placement::chunk_owner);
       }
     }
   }
@@ -350,10 +375,12 @@ class RechunkNode final : public Node {
 
  private:
   Overlap rows_of(index_t i) const {
-    return overlap(inputs()[0]->grid(), 0, grid().chunk_offset(0, i), grid().chunk_offset(0, i + 1));
+    return overlap(inputs()[0]->grid(), 0, grid().chunk_offset(0, i),
+                   grid().chunk_offset(0, i + 1));
   }
   Overlap cols_of(index_t j) const {
-    return overlap(inputs()[0]->grid(), 1, grid().chunk_offset(1, j), grid().chunk_offset(1, j + 1));
+    return overlap(inputs()[0]->grid(), 1, grid().chunk_offset(1, j),
+                   grid().chunk_offset(1, j + 1));
   }
 };
 
@@ -386,7 +413,8 @@ class SelectNode final : public Node {
     index_t current = 0;  // size of the output chunk being filled
     for (std::size_t n = 0; n < positions.size(); ++n) {
       const index_t src = in.chunk_of(axis, positions[n]);
-      const bool new_piece = pieces.empty() || pieces.back().source_chunk != src || current == limit;
+      const bool new_piece =
+          pieces.empty() || pieces.back().source_chunk != src || current == limit;
       if (new_piece) {
         const bool new_chunk = out_sizes.empty() || current == limit || monotone;
         if (new_chunk) {
@@ -397,7 +425,8 @@ class SelectNode final : public Node {
           out_sizes.push_back(0);
           current = 0;
         }
-        pieces.push_back({src, static_cast<index_t>(local.size()), static_cast<index_t>(local.size())});
+        pieces.push_back(
+            {src, static_cast<index_t>(local.size()), static_cast<index_t>(local.size())});
       }
       local.push_back(positions[n] - in.chunk_offset(axis, src));
       ++pieces.back().end;
@@ -410,13 +439,15 @@ class SelectNode final : public Node {
       out_sizes.back() = current;
     }
     chunk_first_piece.push_back(static_cast<index_t>(pieces.size()));
-    ChunkGrid grid = axis == 0 ? ChunkGrid(out_sizes, in.sizes(1)) : ChunkGrid(in.sizes(0), out_sizes);
-    return std::make_shared<SelectNode>(x, axis, std::move(grid), std::move(pieces), std::move(local),
-                                        std::move(chunk_first_piece), positions);
+    ChunkGrid grid =
+        axis == 0 ? ChunkGrid(out_sizes, in.sizes(1)) : ChunkGrid(in.sizes(0), out_sizes);
+    return std::make_shared<SelectNode>(x, axis, std::move(grid), std::move(pieces),
+                                        std::move(local), std::move(chunk_first_piece), positions);
   }
 
-  SelectNode(const NodePtr& x, int axis, ChunkGrid grid, std::vector<Piece> pieces, std::vector<index_t> local,
-             std::vector<index_t> chunk_first_piece, const std::vector<index_t>& positions)
+  SelectNode(const NodePtr& x, int axis, ChunkGrid grid, std::vector<Piece> pieces,
+             std::vector<index_t> local, std::vector<index_t> chunk_first_piece,
+             const std::vector<index_t>& positions)
       : Node("getitem", x->dtype(), x->layout(), std::move(grid), {x}),
         axis_(axis),
         pieces_(std::move(pieces)),
@@ -435,10 +466,12 @@ class SelectNode final : public Node {
         const index_t i = axis_ == 0 ? k : o, j = axis_ == 0 ? o : k;
         const index_t p0 = chunk_first_piece_[k], p1 = chunk_first_piece_[k + 1];
         const auto source = [&](const Piece& p) {
-          return axis_ == 0 ? lw.input_chunk(0, p.source_chunk, o) : lw.input_chunk(0, o, p.source_chunk);
+          return axis_ == 0 ? lw.input_chunk(0, p.source_chunk, o)
+                            : lw.input_chunk(0, o, p.source_chunk);
         };
         const Piece& first = pieces_[p0];
-        const bool whole = p1 - p0 == 1 && first.end - first.begin == in.chunk_size(axis_, first.source_chunk) &&
+        const bool whole = p1 - p0 == 1 &&
+                           first.end - first.begin == in.chunk_size(axis_, first.source_chunk) &&
                            is_iota(first);
         if (whole) {  // the output chunk is a source chunk: reuse it
           lw.alias_chunk(i, j, source(first));
@@ -450,7 +483,8 @@ class SelectNode final : public Node {
           deps.push_back(lw.add_task({0, 1, i, j, p}, {&src, 1}, Placement::with_first_dep));
         }
         // One piece: assemble where the piece is (nothing moves); several: at the chunk's owner.
-        lw.add_chunk_task(i, j, deps, p1 - p0 == 1 ? Placement::with_first_dep : Placement::chunk_owner);
+        lw.add_chunk_task(i, j, deps,
+                          p1 - p0 == 1 ? Placement::with_first_dep : Placement::chunk_owner);
       }
     }
   }
@@ -458,7 +492,8 @@ class SelectNode final : public Node {
   Chunk compute(const TaskKey& key, std::span<const Chunk> deps) const override {
     if (key.part == 0) return stack(deps, axis_);
     const Piece& p = pieces_[key.k];
-    return take(deps[0], axis_, {local_.data() + p.begin, static_cast<std::size_t>(p.end - p.begin)});
+    return take(deps[0], axis_,
+                {local_.data() + p.begin, static_cast<std::size_t>(p.end - p.begin)});
   }
 
  private:
@@ -481,7 +516,8 @@ class SelectNode final : public Node {
 class ReduceNode final : public Node {
  public:
   ReduceNode(ReduceOp op, const NodePtr& x, int axis, ChunkGrid grid)
-      : Node(std::string(tessera::name(op)), reduce_result(op, x->dtype()), Layout::dense, std::move(grid), {x}),
+      : Node(std::string(tessera::name(op)), reduce_result(op, x->dtype()), Layout::dense,
+             std::move(grid), {x}),
         op_(op),
         axis_(axis),
         acc_(reduce_accumulator(op, x->dtype())) {
@@ -499,12 +535,15 @@ class ReduceNode final : public Node {
         // The input chunks this output chunk reduces, in chunk order.
         level.clear();
         if (axis_ == 1) {
-          for (index_t b = 0; b < in.num_chunks(1); ++b) level.push_back(lw.input_chunk(0, i, b));
+          for (index_t b = 0; b < in.num_chunks(1); ++b)
+            level.push_back(lw.input_chunk(0, i, b));
         } else if (axis_ == 0) {
-          for (index_t a = 0; a < in.num_chunks(0); ++a) level.push_back(lw.input_chunk(0, a, j));
+          for (index_t a = 0; a < in.num_chunks(0); ++a)
+            level.push_back(lw.input_chunk(0, a, j));
         } else {
           for (index_t a = 0; a < in.num_chunks(0); ++a) {
-            for (index_t b = 0; b < in.num_chunks(1); ++b) level.push_back(lw.input_chunk(0, a, b));
+            for (index_t b = 0; b < in.num_chunks(1); ++b)
+              level.push_back(lw.input_chunk(0, a, b));
           }
         }
         if (level.size() == 1) {
@@ -512,7 +551,8 @@ class ReduceNode final : public Node {
           continue;
         }
         for (std::size_t n = 0; n < level.size(); ++n) {
-          level[n] = lw.add_task({0, 1, i, j, static_cast<index_t>(n)}, {&level[n], 1}, Placement::with_first_dep);
+          level[n] = lw.add_task({0, 1, i, j, static_cast<index_t>(n)}, {&level[n], 1},
+                                 Placement::with_first_dep);
         }
         for (std::int32_t depth = 2; level.size() > kSplitEvery; ++depth) {
           next.clear();
@@ -531,7 +571,8 @@ class ReduceNode final : public Node {
   Chunk compute(const TaskKey& key, std::span<const Chunk> deps) const override {
     if (key.part == 1) return reduce_partial(op_, deps[0], axis_, acc_);
     if (key.part >= 2) return reduce_combine(op_, deps);
-    const Chunk combined = reduced_chunks_ == 1 ? reduce_partial(op_, deps[0], axis_, acc_) : reduce_combine(op_, deps);
+    const Chunk combined = reduced_chunks_ == 1 ? reduce_partial(op_, deps[0], axis_, acc_)
+                                                : reduce_combine(op_, deps);
     return reduce_finish(op_, combined, count_, dtype());
   }
 
@@ -546,11 +587,13 @@ class ReduceNode final : public Node {
 // The common refinement of several chunkings of one axis (dask's unify_chunks).
 std::vector<index_t> refine(const std::vector<const std::vector<index_t>*>& offsets) {
   std::vector<index_t> cuts;
-  for (const auto* o : offsets) cuts.insert(cuts.end(), o->begin(), o->end());
+  for (const auto* o : offsets)
+    cuts.insert(cuts.end(), o->begin(), o->end());
   std::sort(cuts.begin(), cuts.end());
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   std::vector<index_t> sizes;
-  for (std::size_t n = 1; n < cuts.size(); ++n) sizes.push_back(cuts[n] - cuts[n - 1]);
+  for (std::size_t n = 1; n < cuts.size(); ++n)
+    sizes.push_back(cuts[n] - cuts[n - 1]);
   if (sizes.empty()) sizes.push_back(0);
   return sizes;
 }
@@ -563,7 +606,8 @@ double philox_uniform(std::uint64_t seed, index_t n) {
 }
 
 NodePtr make_random(const ChunkGrid& grid, std::uint64_t seed, DType dtype) {
-  if (!is_float(dtype)) throw ValueError("random: dtype must be float32 or float64, got " + std::string(name(dtype)));
+  if (!is_float(dtype))
+    throw ValueError("random: dtype must be float32 or float64, got " + std::string(name(dtype)));
   return std::make_shared<RandomNode>(grid, seed, dtype);
 }
 
@@ -572,7 +616,8 @@ NodePtr make_random_sparse(const ChunkGrid& grid, double density, std::uint64_t 
     throw ValueError("random_sparse: density must be in [0, 1], got " + std::to_string(density));
   }
   if (!is_float(dtype)) {
-    throw ValueError("random_sparse: dtype must be float32 or float64, got " + std::string(name(dtype)));
+    throw ValueError("random_sparse: dtype must be float32 or float64, got " +
+                     std::string(name(dtype)));
   }
   return std::make_shared<RandomSparseNode>(grid, density, seed, dtype);
 }
@@ -581,18 +626,22 @@ NodePtr make_full(const ChunkGrid& grid, double value, DType dtype) {
   return std::make_shared<FullNode>(grid, value, dtype);
 }
 
-NodePtr make_arange(const ChunkGrid& grid, DType dtype) { return std::make_shared<ArangeNode>(grid, dtype); }
+NodePtr make_arange(const ChunkGrid& grid, DType dtype) {
+  return std::make_shared<ArangeNode>(grid, dtype);
+}
 
 NodePtr make_from_chunk(Chunk data, const ChunkGrid& grid) {
   return std::make_shared<FromChunkNode>(std::move(data), grid);
 }
 
-NodePtr make_unary(UnaryOp op, const NodePtr& x) { return std::make_shared<UnaryNode>(op, x); }
+NodePtr make_unary(UnaryOp op, const NodePtr& x) {
+  return std::make_shared<UnaryNode>(op, x);
+}
 
 NodePtr make_binary(BinaryOp op, const NodePtr& a, const NodePtr& b) {
   if (a->shape() != b->shape()) {
-    throw ShapeError("element-wise " + std::string(name(op)) + ": shapes " + to_string(a->shape()) + " and " +
-                     to_string(b->shape()) + " differ");
+    throw ShapeError("element-wise " + std::string(name(op)) + ": shapes " + to_string(a->shape()) +
+                     " and " + to_string(b->shape()) + " differ");
   }
   const BinaryTypes types = binary_types(op, a->dtype(), b->dtype());
   const NodePtr bb = b->grid() == a->grid() ? b : make_rechunk(b, a->grid());
@@ -601,12 +650,14 @@ NodePtr make_binary(BinaryOp op, const NodePtr& a, const NodePtr& b) {
 
 NodePtr make_scalar(BinaryOp op, const NodePtr& x, Scalar scalar, bool scalar_left) {
   const BinaryTypes types = binary_scalar_types(op, x->dtype(), scalar);
-  const bool sparse = x->layout() == Layout::csr && scalar_keeps_sparse(op, scalar.value, scalar_left, types);
+  const bool sparse =
+      x->layout() == Layout::csr && scalar_keeps_sparse(op, scalar.value, scalar_left, types);
   return std::make_shared<ScalarNode>(op, x, scalar, scalar_left, types, sparse);
 }
 
 NodePtr make_reduce(ReduceOp op, const NodePtr& x, int axis) {
-  if (axis < -1 || axis > 1) throw ValueError("reduction axis must be 0, 1 or none, got " + std::to_string(axis));
+  if (axis < -1 || axis > 1)
+    throw ValueError("reduction axis must be 0, 1 or none, got " + std::to_string(axis));
   const Shape s = x->shape();
   const index_t reduced = axis == 0 ? s.rows : axis == 1 ? s.cols : s.size();
   if ((op == ReduceOp::min || op == ReduceOp::max) && reduced == 0) {
@@ -626,7 +677,8 @@ NodePtr make_select(const NodePtr& x, int axis, std::vector<index_t> positions) 
 
 NodePtr make_concat(const std::vector<NodePtr>& inputs, int axis) {
   if (inputs.empty()) throw ValueError("concatenate needs at least one array");
-  if (axis != 0 && axis != 1) throw ValueError("concatenate axis must be 0 or 1, got " + std::to_string(axis));
+  if (axis != 0 && axis != 1)
+    throw ValueError("concatenate axis must be 0 or 1, got " + std::to_string(axis));
   const int other = 1 - axis;
   DType dtype = inputs[0]->dtype();
   bool sparse = false;
@@ -634,9 +686,10 @@ NodePtr make_concat(const std::vector<NodePtr>& inputs, int axis) {
   for (std::size_t n = 0; n < inputs.size(); ++n) {
     const auto& x = inputs[n];
     if (x->shape()[other] != inputs[0]->shape()[other]) {
-      throw ShapeError("concatenate along axis " + std::to_string(axis) + ": array " + std::to_string(n) +
-                       " has shape " + to_string(x->shape()) + " but array 0 has " + to_string(inputs[0]->shape()) +
-                       "; the " + (other == 0 ? "rows" : "columns") + " must match");
+      throw ShapeError("concatenate along axis " + std::to_string(axis) + ": array " +
+                       std::to_string(n) + " has shape " + to_string(x->shape()) +
+                       " but array 0 has " + to_string(inputs[0]->shape()) + "; the " +
+                       (other == 0 ? "rows" : "columns") + " must match");
     }
     dtype = promote(dtype, x->dtype());
     sparse = sparse || x->layout() == Layout::csr;
@@ -650,9 +703,11 @@ NodePtr make_concat(const std::vector<NodePtr>& inputs, int axis) {
     if (y->dtype() != dtype) y = make_astype(y, dtype);
     if (sparse && y->layout() != Layout::csr) y = make_layout(y, Layout::csr);
     if (y->grid().sizes(other) != common) {
-      y = make_rechunk(y, axis == 0 ? ChunkGrid(y->grid().sizes(0), common) : ChunkGrid(common, y->grid().sizes(1)));
+      y = make_rechunk(y, axis == 0 ? ChunkGrid(y->grid().sizes(0), common)
+                                    : ChunkGrid(common, y->grid().sizes(1)));
     }
-    if (y->shape()[axis] > 0) along.insert(along.end(), y->grid().sizes(axis).begin(), y->grid().sizes(axis).end());
+    if (y->shape()[axis] > 0)
+      along.insert(along.end(), y->grid().sizes(axis).begin(), y->grid().sizes(axis).end());
     unified.push_back(std::move(y));
   }
   if (along.empty()) along.push_back(0);
@@ -662,14 +717,16 @@ NodePtr make_concat(const std::vector<NodePtr>& inputs, int axis) {
 
 NodePtr make_rechunk(const NodePtr& x, const ChunkGrid& grid) {
   if (grid.shape() != x->shape()) {
-    throw ShapeError("rechunk: chunks for shape " + to_string(grid.shape()) + " do not fit an array of shape " +
-                     to_string(x->shape()));
+    throw ShapeError("rechunk: chunks for shape " + to_string(grid.shape()) +
+                     " do not fit an array of shape " + to_string(x->shape()));
   }
   if (grid == x->grid()) return x;
   return std::make_shared<RechunkNode>(x, grid);
 }
 
-NodePtr make_transpose(const NodePtr& x) { return std::make_shared<TransposeNode>(x); }
+NodePtr make_transpose(const NodePtr& x) {
+  return std::make_shared<TransposeNode>(x);
+}
 
 NodePtr make_astype(const NodePtr& x, DType dtype) {
   if (dtype == x->dtype()) return x;

@@ -41,10 +41,17 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -70,17 +77,23 @@ TableRows table_rows(const Array& a) {
 }  // namespace
 
 std::string format_bytes(index_t bytes) {
-  static constexpr std::pair<const char*, double> kUnits[] = {
-      {"Pi", 1125899906842624.0}, {"Ti", 1099511627776.0}, {"Gi", 1073741824.0}, {"Mi", 1048576.0}, {"ki", 1024.0}};
+  static constexpr std::pair<const char*, double> kUnits[] = {{"Pi", 1125899906842624.0},
+                                                              {"Ti", 1099511627776.0},
+                                                              {"Gi", 1073741824.0},
+                                                              {"Mi", 1048576.0},
+                                                              {"ki", 1024.0}};
   for (const auto& [prefix, k] : kUnits) {
-    if (static_cast<double>(bytes) >= k * 0.9) return fixed(static_cast<double>(bytes) / k, 2) + " " + prefix + "B";
+    if (static_cast<double>(bytes) >= k * 0.9)
+      return fixed(static_cast<double>(bytes) / k, 2) + " " + prefix + "B";
   }
   return std::to_string(bytes) + " B";
 }
 
 std::string repr(const Array& a) {
-  return "tessera.Array<" + a.name() + ", shape=" + to_string(a.shape()) + ", dtype=" + std::string(name(a.dtype())) +
-         ", chunksize=" + to_string(a.chunks().max_chunk_shape()) + ", chunktype=" + chunk_type(a) + ">";
+  return "tessera.Array<" + a.name() + ", shape=" + to_string(a.shape()) +
+         ", dtype=" + std::string(name(a.dtype())) +
+         ", chunksize=" + to_string(a.chunks().max_chunk_shape()) + ", chunktype=" + chunk_type(a) +
+         ">";
 }
 
 std::string chunk_table(const Array& a) {
@@ -88,10 +101,12 @@ std::string chunk_table(const Array& a) {
   const std::size_t w1 = std::max<std::size_t>({t.bytes.size(), t.shape.size(), 5});
   std::ostringstream out;
   const auto row = [&](const char* label, const std::string& v1, const std::string& v2) {
-    out << std::left << std::setw(7) << label << "  " << std::setw(static_cast<int>(w1)) << v1 << "  " << v2;
+    out << std::left << std::setw(7) << label << "  " << std::setw(static_cast<int>(w1)) << v1
+        << "  " << v2;
     std::string line = out.str();
     out.str("");
-    while (!line.empty() && line.back() == ' ') line.pop_back();
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
     return line + "\n";
   };
   std::string s;
@@ -114,8 +129,9 @@ std::string chunk_grid_svg(const ChunkGrid& grid, int size) {
   out << "<svg width=\"" << fixed(w + 50, 0) << "\" height=\"" << fixed(h + 50, 0)
       << "\" style=\"stroke:rgb(0,0,0);stroke-width:1\" xmlns=\"http://www.w3.org/2000/svg\">\n";
   const auto line = [&](double x1, double y1, double x2, double y2, bool edge) {
-    out << "  <line x1=\"" << fixed(x1, 6) << "\" y1=\"" << fixed(y1, 6) << "\" x2=\"" << fixed(x2, 6) << "\" y2=\""
-        << fixed(y2, 6) << "\"" << (edge ? " style=\"stroke-width:2\"" : "") << " />\n";
+    out << "  <line x1=\"" << fixed(x1, 6) << "\" y1=\"" << fixed(y1, 6) << "\" x2=\""
+        << fixed(x2, 6) << "\" y2=\"" << fixed(y2, 6) << "\""
+        << (edge ? " style=\"stroke-width:2\"" : "") << " />\n";
   };
   out << "  <!-- Horizontal lines -->\n";
   const auto& rows = grid.offsets(0);
@@ -124,26 +140,31 @@ std::string chunk_grid_svg(const ChunkGrid& grid, int size) {
   for (std::size_t n = 0; n < rows.size(); ++n) {
     const bool edge = n == 0 || n + 1 == rows.size();
     if (!edge && !all_rows) continue;
-    line(0, h * static_cast<double>(rows[n]) / std::max<double>(1, static_cast<double>(shape.rows)), w,
-         h * static_cast<double>(rows[n]) / std::max<double>(1, static_cast<double>(shape.rows)), edge);
+    line(0, h * static_cast<double>(rows[n]) / std::max<double>(1, static_cast<double>(shape.rows)),
+         w, h * static_cast<double>(rows[n]) / std::max<double>(1, static_cast<double>(shape.rows)),
+         edge);
   }
   out << "  <!-- Vertical lines -->\n";
   for (std::size_t n = 0; n < cols.size(); ++n) {
     const bool edge = n == 0 || n + 1 == cols.size();
     if (!edge && !all_cols) continue;
-    const double x = w * static_cast<double>(cols[n]) / std::max<double>(1, static_cast<double>(shape.cols));
+    const double x =
+        w * static_cast<double>(cols[n]) / std::max<double>(1, static_cast<double>(shape.cols));
     line(x, 0, x, h, edge);
   }
   out << "  <!-- Colored Rectangle -->\n";
-  out << "  <polygon points=\"0.0,0.0 " << fixed(w, 6) << ",0.0 " << fixed(w, 6) << "," << fixed(h, 6) << " 0.0,"
-      << fixed(h, 6) << "\" style=\"fill:" << (all_rows && all_cols ? "#ECB172A0" : "#8B4903A0")
+  out << "  <polygon points=\"0.0,0.0 " << fixed(w, 6) << ",0.0 " << fixed(w, 6) << ","
+      << fixed(h, 6) << " 0.0," << fixed(h, 6)
+      << "\" style=\"fill:" << (all_rows && all_cols ? "#ECB172A0" : "#8B4903A0")
       << ";stroke-width:0\"/>\n";
   out << "  <!-- Text -->\n";
   out << "  <text x=\"" << fixed(w / 2, 6) << "\" y=\"" << fixed(h + 20, 6)
-      << "\" font-size=\"1.0rem\" font-weight=\"100\" text-anchor=\"middle\" >" << shape.cols << "</text>\n";
+      << "\" font-size=\"1.0rem\" font-weight=\"100\" text-anchor=\"middle\" >" << shape.cols
+      << "</text>\n";
   out << "  <text x=\"" << fixed(w + 20, 6) << "\" y=\"" << fixed(h / 2, 6)
-      << "\" font-size=\"1.0rem\" font-weight=\"100\" text-anchor=\"middle\" transform=\"rotate(-90," << fixed(w + 20, 6)
-      << "," << fixed(h / 2, 6) << ")\">" << shape.rows << "</text>\n";
+      << "\" font-size=\"1.0rem\" font-weight=\"100\" text-anchor=\"middle\" "
+         "transform=\"rotate(-90,"
+      << fixed(w + 20, 6) << "," << fixed(h / 2, 6) << ")\">" << shape.rows << "</text>\n";
   out << "</svg>";
   return out.str();
 }
@@ -152,9 +173,12 @@ std::string chunk_table_html(const Array& a) {
   const TableRows t = table_rows(a);
   std::ostringstream out;
   out << "<table>\n<tr>\n<td>\n<table style=\"border-collapse: collapse;\">\n"
-      << "  <thead>\n    <tr><td> </td><th> Array </th><th> Chunk </th></tr>\n  </thead>\n  <tbody>\n"
-      << "    <tr><th> Bytes </th><td> " << t.bytes << " </td><td> " << t.chunk_bytes << " </td></tr>\n"
-      << "    <tr><th> Shape </th><td> " << t.shape << " </td><td> " << t.chunk_shape << " </td></tr>\n"
+      << "  <thead>\n    <tr><td> </td><th> Array </th><th> Chunk </th></tr>\n  </thead>\n  "
+         "<tbody>\n"
+      << "    <tr><th> Bytes </th><td> " << t.bytes << " </td><td> " << t.chunk_bytes
+      << " </td></tr>\n"
+      << "    <tr><th> Shape </th><td> " << t.shape << " </td><td> " << t.chunk_shape
+      << " </td></tr>\n"
       << "    <tr><th> Graph </th><td colspan=\"2\"> " << t.graph << " </td></tr>\n"
       << "    <tr><th> Type </th><td colspan=\"2\"> " << html_escape(t.type) << " </td></tr>\n"
       << "  </tbody>\n</table>\n</td>\n<td>\n"
@@ -170,9 +194,10 @@ std::string task_graph_dot(const Array& a, GraphDetail detail) {
     out << "  node [shape=box, style=filled, fillcolor=\"#ECB172\"];\n";
     for (NodeId id = 0; id < static_cast<NodeId>(g.nodes().size()); ++id) {
       const Node& n = g.node(id);
-      out << "  n" << id << " [label=\"" << escape_dot(n.name()) << "\\n" << to_string(n.shape()) << ", "
-          << plural(n.grid().num_chunks(), "chunk") << "\"];\n";
-      for (const auto& in : n.inputs()) out << "  n" << g.node_id(*in) << " -> n" << id << ";\n";
+      out << "  n" << id << " [label=\"" << escape_dot(n.name()) << "\\n"
+          << to_string(n.shape()) << ", " << plural(n.grid().num_chunks(), "chunk") << "\"];\n";
+      for (const auto& in : n.inputs())
+        out << "  n" << g.node_id(*in) << " -> n" << id << ";\n";
     }
   } else {
     // dask's visualize(): a circle per task (its function) and a box per result it produces.
@@ -180,11 +205,14 @@ std::string task_graph_dot(const Array& a, GraphDetail detail) {
       const Task& task = g.task(t);
       const Node& n = g.node(task.key.node);
       std::string key = to_string(Shape{task.key.i, task.key.j});
-      if (task.key.part > 0) key = "part " + std::to_string(task.key.part) + " #" + std::to_string(task.key.k) + " " + key;
+      if (task.key.part > 0)
+        key =
+            "part " + std::to_string(task.key.part) + " #" + std::to_string(task.key.k) + " " + key;
       out << "  f" << t << " [shape=circle, label=\"" << escape_dot(n.kind()) << "\"];\n";
       out << "  t" << t << " [shape=box, label=\"" << escape_dot(key) << "\"];\n";
       out << "  f" << t << " -> t" << t << ";\n";
-      for (TaskId d : g.deps(t)) out << "  t" << d << " -> f" << t << ";\n";
+      for (TaskId d : g.deps(t))
+        out << "  t" << d << " -> f" << t << ";\n";
     }
   }
   out << "}\n";
@@ -198,10 +226,9 @@ std::optional<std::string> dot_to_svg(const std::string& dot) {
   ::close(fd);
   const std::string out_path = std::string(in_path) + ".svg";
   std::optional<std::string> svg;
-  {
-    std::ofstream(in_path) << dot;
-  }
-  const std::string cmd = std::string(TESSERA_DOT_EXECUTABLE) + " -Tsvg '" + in_path + "' -o '" + out_path + "' 2>/dev/null";
+  { std::ofstream(in_path) << dot; }
+  const std::string cmd = std::string(TESSERA_DOT_EXECUTABLE) + " -Tsvg '" + in_path + "' -o '" +
+                          out_path + "' 2>/dev/null";
   if (std::system(cmd.c_str()) == 0) {
     std::ifstream in(out_path);
     std::ostringstream text;

@@ -34,7 +34,8 @@ Selector Selector::mask(std::vector<bool> mask) {
 
 Selector Selector::mask(const Chunk& mask) {
   if (mask.rows() != 1 && mask.cols() != 1) {
-    throw IndexError("a boolean mask must have one row or one column, got shape " + to_string(mask.shape()));
+    throw IndexError("a boolean mask must have one row or one column, got shape " +
+                     to_string(mask.shape()));
   }
   if (mask.dtype() != DType::boolean) {
     throw IndexError("a mask must have dtype bool, got " + std::string(name(mask.dtype())));
@@ -51,7 +52,8 @@ std::vector<index_t> Selector::resolve(index_t length) const {
   switch (kind_) {
     case Kind::all:
       out.resize(static_cast<std::size_t>(length));
-      for (index_t n = 0; n < length; ++n) out[n] = n;
+      for (index_t n = 0; n < length; ++n)
+        out[n] = n;
       return out;
     case Kind::slice: {
       // Python's slice.indices(length).
@@ -65,11 +67,13 @@ std::vector<index_t> Selector::resolve(index_t length) const {
       if (step > 0) {
         start = clamp(start_, 0, length, 0);
         stop = clamp(stop_, 0, length, length);
-        for (index_t n = start; n < stop; n += step) out.push_back(n);
+        for (index_t n = start; n < stop; n += step)
+          out.push_back(n);
       } else {
         start = clamp(start_, -1, length - 1, length - 1);
         stop = clamp(stop_, -1, length - 1, -1);
-        for (index_t n = start; n > stop; n += step) out.push_back(n);
+        for (index_t n = start; n > stop; n += step)
+          out.push_back(n);
       }
       return out;
     }
@@ -77,8 +81,8 @@ std::vector<index_t> Selector::resolve(index_t length) const {
       out.reserve(positions_.size());
       for (index_t p : positions_) {
         if (p < -length || p >= length) {
-          throw IndexError("index " + std::to_string(p) + " is out of range for an axis of length " +
-                           std::to_string(length));
+          throw IndexError("index " + std::to_string(p) +
+                           " is out of range for an axis of length " + std::to_string(length));
         }
         out.push_back(p < 0 ? p + length : p);
       }

@@ -68,8 +68,8 @@ int world_rank() {
 // The one place MPI return codes are checked.
 void check(int code, const char* call, const char* hint) {
   if (code == MPI_SUCCESS) return;
-  throw DistributedError("rank " + std::to_string(world_rank()) + ": " + call + " failed in " + hint + ": " +
-                         describe(code));
+  throw DistributedError("rank " + std::to_string(world_rank()) + ": " + call + " failed in " +
+                         hint + ": " + describe(code));
 }
 
 int checked_count(std::size_t bytes, const char* hint) {  // MPI counts are ints
@@ -86,7 +86,8 @@ bool launched_by_mpi() {
   if (const char* force = std::getenv("TESSERA_MPI"); force != nullptr && *force != '\0') {
     return std::string(force) != "0";
   }
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"}) {
+  for (const char* var :
+       {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"}) {
     if (std::getenv(var) != nullptr) return true;
   }
   return false;
@@ -103,13 +104,17 @@ Comm Comm::world() {
   return c;
 }
 
-Comm Comm::serial() { return Comm(); }
+Comm Comm::serial() {
+  return Comm();
+}
 
 Comm Comm::borrow(MPI_Comm comm) {
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) throw DistributedError("Comm::borrow: MPI is not initialized; call MPI_Init first");
-  if (comm == MPI_COMM_NULL) throw DistributedError("Comm::borrow: the communicator is MPI_COMM_NULL");
+  if (!initialized)
+    throw DistributedError("Comm::borrow: MPI is not initialized; call MPI_Init first");
+  if (comm == MPI_COMM_NULL)
+    throw DistributedError("Comm::borrow: the communicator is MPI_COMM_NULL");
   Comm c;
   c.comm_ = comm;
   c.serial_ = false;
@@ -171,25 +176,29 @@ void Comm::barrier(const char* hint) const {
 
 std::uint64_t Comm::all_reduce_min(std::uint64_t value, const char* hint) const {
   std::uint64_t out = value;
-  if (!serial_) check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MIN, comm_), "MPI_Allreduce", hint);
+  if (!serial_)
+    check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MIN, comm_), "MPI_Allreduce", hint);
   return out;
 }
 
 std::uint64_t Comm::all_reduce_max(std::uint64_t value, const char* hint) const {
   std::uint64_t out = value;
-  if (!serial_) check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MAX, comm_), "MPI_Allreduce", hint);
+  if (!serial_)
+    check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MAX, comm_), "MPI_Allreduce", hint);
   return out;
 }
 
 double Comm::all_reduce_max(double value, const char* hint) const {
   double out = value;
-  if (!serial_) check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce", hint);
+  if (!serial_)
+    check(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce", hint);
   return out;
 }
 
 std::int64_t Comm::all_reduce_sum(std::int64_t value, const char* hint) const {
   std::int64_t out = value;
-  if (!serial_) check(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_SUM, comm_), "MPI_Allreduce", hint);
+  if (!serial_)
+    check(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_SUM, comm_), "MPI_Allreduce", hint);
   return out;
 }
 
@@ -202,11 +211,14 @@ void Comm::broadcast(std::vector<std::byte>& bytes, int root, const char* hint) 
   constexpr std::size_t kPiece = std::size_t{1} << 30;
   for (std::size_t at = 0; at < n; at += kPiece) {
     const std::size_t len = std::min(kPiece, n - at);
-    check(MPI_Bcast(bytes.data() + at, static_cast<int>(len), MPI_BYTE, root, comm_), "MPI_Bcast", hint);
+    check(MPI_Bcast(bytes.data() + at, static_cast<int>(len), MPI_BYTE, root, comm_), "MPI_Bcast",
+          hint);
   }
 }
 
-Comm::Request::Request(Request&& other) noexcept : request_(other.request_) { other.request_ = MPI_REQUEST_NULL; }
+Comm::Request::Request(Request&& other) noexcept : request_(other.request_) {
+  other.request_ = MPI_REQUEST_NULL;
+}
 
 Comm::Request& Comm::Request::operator=(Request&& other) noexcept {
   if (this != &other) {
@@ -236,10 +248,13 @@ void Comm::Request::cancel() {
   request_ = MPI_REQUEST_NULL;
 }
 
-Comm::Request Comm::isend(std::span<const std::byte> bytes, int dest, int tag, const char* hint) const {
-  if (serial_) throw InternalError(std::string(hint) + ": point-to-point send on the serial stand-in");
+Comm::Request Comm::isend(std::span<const std::byte> bytes, int dest, int tag,
+                          const char* hint) const {
+  if (serial_)
+    throw InternalError(std::string(hint) + ": point-to-point send on the serial stand-in");
   Request r;
-  check(MPI_Isend(bytes.data(), checked_count(bytes.size(), hint), MPI_BYTE, dest, tag, comm_, &r.request_),
+  check(MPI_Isend(bytes.data(), checked_count(bytes.size(), hint), MPI_BYTE, dest, tag, comm_,
+                  &r.request_),
         "MPI_Isend", hint);
   return r;
 }
@@ -257,8 +272,8 @@ std::optional<Comm::Incoming> Comm::probe(int tag, const char* hint) const {
 
 std::shared_ptr<Buffer> Comm::receive(const Incoming& message, const char* hint) const {
   auto bytes = Buffer::allocate(message.bytes);
-  check(MPI_Recv(bytes->data(), static_cast<int>(message.bytes), MPI_BYTE, message.source, message.tag, comm_,
-                 MPI_STATUS_IGNORE),
+  check(MPI_Recv(bytes->data(), static_cast<int>(message.bytes), MPI_BYTE, message.source,
+                 message.tag, comm_, MPI_STATUS_IGNORE),
         "MPI_Recv", hint);
   return bytes;
 }

@@ -20,8 +20,8 @@ namespace {
 // A materialized distributed array: each rank holds the chunks it owns.
 class PersistedNode final : public Node {
  public:
-  PersistedNode(const Node& like, OwnershipMap map, std::map<std::pair<index_t, index_t>, Chunk> chunks, int rank,
-                std::uint64_t serial)
+  PersistedNode(const Node& like, OwnershipMap map,
+                std::map<std::pair<index_t, index_t>, Chunk> chunks, int rank, std::uint64_t serial)
       : Node("persisted", like.dtype(), like.layout(), like.grid(), {}),
         map_(std::move(map)),
         chunks_(std::move(chunks)),
@@ -35,8 +35,8 @@ class PersistedNode final : public Node {
   Chunk compute(const TaskKey& key, std::span<const Chunk>) const override {
     auto it = chunks_.find({key.i, key.j});
     if (it == chunks_.end()) {
-      throw InternalError("rank " + std::to_string(rank_) + ": chunk (" + std::to_string(key.i) + ", " +
-                          std::to_string(key.j) + ") of " + name() + " is owned by rank " +
+      throw InternalError("rank " + std::to_string(rank_) + ": chunk (" + std::to_string(key.i) +
+                          ", " + std::to_string(key.j) + ") of " + name() + " is owned by rank " +
                           std::to_string(map_.owner(key.i, key.j)));
     }
     return it->second;
@@ -52,7 +52,8 @@ class PersistedNode final : public Node {
 // Identity on every chunk, placed on the chunk's default owner: moves chunks home.
 class RebalanceNode final : public Node {
  public:
-  explicit RebalanceNode(const NodePtr& x) : Node("rebalance", x->dtype(), x->layout(), x->grid(), {x}) {
+  explicit RebalanceNode(const NodePtr& x)
+      : Node("rebalance", x->dtype(), x->layout(), x->grid(), {x}) {
     finish_fingerprint(Hasher());
   }
   void lower(Lowering& lw) const override {
@@ -73,7 +74,8 @@ int default_threads_per_rank(const Comm& comm) {
   if (comm.is_serial()) return cores;
   MPI_Comm node = MPI_COMM_NULL;
   int local = 1;
-  if (MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+  if (MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node) ==
+      MPI_SUCCESS) {
     MPI_Comm_size(node, &local);
     MPI_Comm_free(&node);
   }
@@ -92,15 +94,16 @@ int pick_threads(const Comm& comm, int threads) {
 
 Context::Context() : Context(Comm::world()) {}
 
-Context::Context(Comm comm, int threads) : comm_(std::move(comm)), executor_(pick_threads(comm_, threads)) {}
+Context::Context(Comm comm, int threads)
+    : comm_(std::move(comm)), executor_(pick_threads(comm_, threads)) {}
 
 void Context::check_same_graph(const TaskGraph& graph, const char* what) const {
   const std::uint64_t mine = graph.fingerprint();
   const std::uint64_t lo = comm_.all_reduce_min(mine, what);
   const std::uint64_t hi = comm_.all_reduce_max(mine, what);
   if (lo != hi) {
-    throw DistributedError(std::string(what) + ": ranks built different graphs (rank " + std::to_string(rank()) +
-                           " has fingerprint " + std::to_string(mine) +
+    throw DistributedError(std::string(what) + ": ranks built different graphs (rank " +
+                           std::to_string(rank()) + " has fingerprint " + std::to_string(mine) +
                            "); every rank must build the same lazy expression (SPMD)");
   }
 }
@@ -113,7 +116,8 @@ std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery deliv
   }
   const auto started = std::chrono::steady_clock::now();
   std::vector<NodePtr> nodes;
-  for (const auto& a : arrays) nodes.push_back(a.node());
+  for (const auto& a : arrays)
+    nodes.push_back(a.node());
   const TaskGraph graph = TaskGraph::lower(nodes);
   check_same_graph(graph, "Context::compute");
   std::vector<TaskId> outputs;
@@ -139,24 +143,28 @@ std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery deliv
     std::memcpy(message.data(), planning_message.data(), message.size());
     comm_.broadcast(message, 0, "sharing the planning outcome");
     if (!message.empty() && rank() != 0) {
-      throw DistributedError("the coordinator (rank 0) could not plan: " +
-                             std::string(reinterpret_cast<const char*>(message.data()), message.size()));
+      throw DistributedError(
+          "the coordinator (rank 0) could not plan: " +
+          std::string(reinterpret_cast<const char*>(message.data()), message.size()));
     }
   }
   if (planning_error) std::rethrow_exception(planning_error);
   const Plan plan = comm_.scatter(plans, 0, "shipping plans");
   if (plan.graph_fingerprint != graph.fingerprint() || plan.rank != rank()) {
-    throw DistributedError("rank " + std::to_string(rank()) + ": received a plan for another graph or rank");
+    throw DistributedError("rank " + std::to_string(rank()) +
+                           ": received a plan for another graph or rank");
   }
   stats_ = ExecutionStats{};
-  stats_.plan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  stats_.plan_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   PlanExecutor executor(comm_, executor_);
   std::vector<Chunk> held = executor.execute(graph, plan, stats_);
   if (owners != nullptr) *owners = plan.output_owners;
 
   // Map held outputs back to every requested output (duplicates allowed), then assemble arrays.
   std::map<TaskId, Chunk> by_task;
-  for (std::size_t n = 0; n < plan.outputs.size(); ++n) by_task.emplace(plan.outputs[n], held[n]);
+  for (std::size_t n = 0; n < plan.outputs.size(); ++n)
+    by_task.emplace(plan.outputs[n], held[n]);
   std::vector<Chunk> per_output;
   per_output.reserve(outputs.size());
   for (TaskId t : outputs) {
@@ -167,14 +175,15 @@ std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery deliv
 }
 
 std::vector<Chunk> Context::compute(const std::vector<Array>& arrays, int root) {
-  const std::vector<Chunk> chunks = run(arrays, root < 0 ? Delivery::all : Delivery::root, root, nullptr);
+  const std::vector<Chunk> chunks =
+      run(arrays, root < 0 ? Delivery::all : Delivery::root, root, nullptr);
   std::vector<Chunk> out;
   std::size_t at = 0;
   for (const auto& a : arrays) {
     const auto n = static_cast<std::size_t>(a.chunks().num_chunks());
     if (root < 0 || rank() == root) {
-      out.push_back(assemble_blocks(std::span<const Chunk>(chunks).subspan(at, n), a.chunks().num_chunks(0),
-                                    a.chunks().num_chunks(1)));
+      out.push_back(assemble_blocks(std::span<const Chunk>(chunks).subspan(at, n),
+                                    a.chunks().num_chunks(0), a.chunks().num_chunks(1)));
     } else {
       out.emplace_back();
     }
@@ -183,7 +192,9 @@ std::vector<Chunk> Context::compute(const std::vector<Array>& arrays, int root) 
   return out;
 }
 
-Chunk Context::compute(const Array& array, int root) { return compute(std::vector<Array>{array}, root).at(0); }
+Chunk Context::compute(const Array& array, int root) {
+  return compute(std::vector<Array>{array}, root).at(0);
+}
 
 Array Context::persist(const Array& array) {
   std::vector<int> owners;
@@ -197,11 +208,13 @@ Array Context::persist(const Array& array) {
     }
   }
   OwnershipMap map(grid.num_chunks(0), grid.num_chunks(1), std::move(owners), size());
-  return Array(std::make_shared<PersistedNode>(*array.node(), std::move(map), std::move(mine), rank(),
-                                               persist_count_++));
+  return Array(std::make_shared<PersistedNode>(*array.node(), std::move(map), std::move(mine),
+                                               rank(), persist_count_++));
 }
 
-Array Context::rebalance(const Array& array) { return persist(Array(std::make_shared<RebalanceNode>(array.node()))); }
+Array Context::rebalance(const Array& array) {
+  return persist(Array(std::make_shared<RebalanceNode>(array.node())));
+}
 
 const OwnershipMap* Context::ownership(const Array& array) {
   const auto* node = dynamic_cast<const PersistedNode*>(array.node().get());

@@ -7,17 +7,22 @@
 
 namespace tessera {
 
-OwnershipMap::OwnershipMap(index_t chunk_rows, index_t chunk_cols, std::vector<int> owners, int ranks)
+OwnershipMap::OwnershipMap(index_t chunk_rows, index_t chunk_cols, std::vector<int> owners,
+                           int ranks)
     : rows_(chunk_rows), cols_(chunk_cols), ranks_(ranks), owners_(std::move(owners)) {
-  if (ranks_ < 1) throw DistributedError("OwnershipMap: rank count must be positive, got " + std::to_string(ranks_));
+  if (ranks_ < 1)
+    throw DistributedError("OwnershipMap: rank count must be positive, got " +
+                           std::to_string(ranks_));
   if (static_cast<index_t>(owners_.size()) != rows_ * cols_) {
-    throw DistributedError("OwnershipMap: " + std::to_string(owners_.size()) + " owners for a grid of " +
-                           std::to_string(rows_) + " x " + std::to_string(cols_) + " chunks");
+    throw DistributedError("OwnershipMap: " + std::to_string(owners_.size()) +
+                           " owners for a grid of " + std::to_string(rows_) + " x " +
+                           std::to_string(cols_) + " chunks");
   }
   for (std::size_t n = 0; n < owners_.size(); ++n) {
     if (owners_[n] < 0 || owners_[n] >= ranks_) {
-      throw DistributedError("OwnershipMap: chunk " + std::to_string(n) + " has owner " + std::to_string(owners_[n]) +
-                             ", outside [0, " + std::to_string(ranks_) + ")");
+      throw DistributedError("OwnershipMap: chunk " + std::to_string(n) + " has owner " +
+                             std::to_string(owners_[n]) + ", outside [0, " +
+                             std::to_string(ranks_) + ")");
     }
   }
 }
@@ -36,17 +41,21 @@ OwnershipMap OwnershipMap::join(const std::vector<OwnershipMap>& maps, int axis)
   const int ranks = maps[0].ranks_;
   index_t rows = 0, cols = 0;
   for (const auto& m : maps) {
-    if (m.ranks_ != ranks) throw DistributedError("OwnershipMap::join of maps over different rank counts");
+    if (m.ranks_ != ranks)
+      throw DistributedError("OwnershipMap::join of maps over different rank counts");
     if (axis == 0) {
-      if (m.cols_ != maps[0].cols_) throw DistributedError("OwnershipMap::join: chunk columns differ");
+      if (m.cols_ != maps[0].cols_)
+        throw DistributedError("OwnershipMap::join: chunk columns differ");
       rows += m.rows_;
     } else {
       if (m.rows_ != maps[0].rows_) throw DistributedError("OwnershipMap::join: chunk rows differ");
       cols += m.cols_;
     }
   }
-  if (axis == 0) cols = maps[0].cols_;
-  else rows = maps[0].rows_;
+  if (axis == 0)
+    cols = maps[0].cols_;
+  else
+    rows = maps[0].rows_;
   std::vector<int> owners(static_cast<std::size_t>(rows * cols));
   index_t at = 0;
   for (const auto& m : maps) {

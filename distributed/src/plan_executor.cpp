@@ -35,14 +35,17 @@ std::vector<std::byte> text_bytes(const std::string& text) {
 
 }  // namespace
 
-std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& plan, ExecutionStats& stats) {
+std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& plan,
+                                         ExecutionStats& stats) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<bool> run_mask(static_cast<std::size_t>(graph.num_tasks()), false);
-  for (TaskId t : plan.run) run_mask[t] = true;
+  for (TaskId t : plan.run)
+    run_mask[t] = true;
   stats.bytes_moved_estimate = plan.bytes_moved_estimate;
   const auto finish = [&] {
     stats.tasks_run = executor_.last_stats().tasks_run;
-    stats.execute_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    stats.execute_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
 
   if (comm_.is_serial() || comm_.size() == 1) {
@@ -53,7 +56,8 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
 
   const Comm comm = comm_.duplicate("PlanExecutor::execute");
   std::vector<bool> export_mask(static_cast<std::size_t>(graph.num_tasks()), false);
-  for (const auto& [t, dest] : plan.sends) export_mask[t] = true;
+  for (const auto& [t, dest] : plan.sends)
+    export_mask[t] = true;
 
   std::mutex queue_mutex;
   std::vector<std::pair<TaskId, Chunk>> queue;  // finished chunks waiting to be sent
@@ -68,8 +72,9 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
     }
     for (auto& [t, chunk] : ready) {
       auto bytes = std::make_shared<const std::vector<std::byte>>(detail::encode_chunk(t, chunk));
-      auto range = std::equal_range(plan.sends.begin(), plan.sends.end(), std::pair<TaskId, int>{t, -1},
-                                    [](const auto& a, const auto& b) { return a.first < b.first; });
+      auto range =
+          std::equal_range(plan.sends.begin(), plan.sends.end(), std::pair<TaskId, int>{t, -1},
+                           [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto it = range.first; it != range.second; ++it) {
         in_flight.push_back({bytes, comm.isend(*bytes, it->second, kChunkTag, "sending a chunk")});
         stats.bytes_sent += static_cast<std::int64_t>(bytes->size());
@@ -130,7 +135,8 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
     // Tell everyone to stop waiting for this rank's chunks.
     auto notice = std::make_shared<const std::vector<std::byte>>(text_bytes(local_message));
     for (int r = 0; r < comm.size(); ++r) {
-      if (r != comm.rank()) in_flight.push_back({notice, comm.isend(*notice, r, kErrorTag, "reporting a failure")});
+      if (r != comm.rank())
+        in_flight.push_back({notice, comm.isend(*notice, r, kErrorTag, "reporting a failure")});
     }
   }
   // Leave together: finish sending (receiving whatever others still send), then a non-blocking
@@ -146,17 +152,19 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
     std::this_thread::sleep_for(kIdle);
   }
   const std::uint64_t none = std::numeric_limits<std::uint64_t>::max();
-  const std::uint64_t first = comm.all_reduce_min(local_error ? static_cast<std::uint64_t>(comm.rank()) : none,
-                                                  "agreeing on failures");
+  const std::uint64_t first = comm.all_reduce_min(
+      local_error ? static_cast<std::uint64_t>(comm.rank()) : none, "agreeing on failures");
   stats.bytes_moved = comm.all_reduce_sum(stats.bytes_sent, "counting bytes moved");
   finish();
   if (first != none) {
     const int failed = static_cast<int>(first);
-    std::vector<std::byte> message = failed == comm.rank() ? text_bytes(local_message) : std::vector<std::byte>{};
+    std::vector<std::byte> message =
+        failed == comm.rank() ? text_bytes(local_message) : std::vector<std::byte>{};
     comm.broadcast(message, failed, "sharing a failure");
     if (failed == comm.rank()) std::rethrow_exception(local_error);
-    throw DistributedError("rank " + std::to_string(failed) + " failed: " +
-                           std::string(reinterpret_cast<const char*>(message.data()), message.size()));
+    throw DistributedError(
+        "rank " + std::to_string(failed) +
+        " failed: " + std::string(reinterpret_cast<const char*>(message.data()), message.size()));
   }
   return out;
 }

@@ -22,7 +22,8 @@ std::int64_t chunk_bytes_estimate(const TaskGraph& graph, TaskId t) {
 }  // namespace
 
 std::vector<int> place_tasks(const TaskGraph& graph, std::span<const TaskId> outputs, int ranks) {
-  if (ranks < 1) throw DistributedError("planner: rank count must be positive, got " + std::to_string(ranks));
+  if (ranks < 1)
+    throw DistributedError("planner: rank count must be positive, got " + std::to_string(ranks));
   const std::vector<bool> needed = graph.needed_for(outputs);
   std::vector<int> rank(static_cast<std::size_t>(graph.num_tasks()), -1);
   for (TaskId t = 0; t < graph.num_tasks(); ++t) {
@@ -32,8 +33,9 @@ std::vector<int> place_tasks(const TaskGraph& graph, std::span<const TaskId> out
     const auto deps = graph.deps(t);
     int r = task.key.part == 0 ? node.fixed_owner(task.key.i, task.key.j) : -1;
     if (r >= ranks) {
-      throw DistributedError("planner: chunk (" + std::to_string(task.key.i) + ", " + std::to_string(task.key.j) +
-                             ") of " + node.name() + " lives on rank " + std::to_string(r) + " but there are only " +
+      throw DistributedError("planner: chunk (" + std::to_string(task.key.i) + ", " +
+                             std::to_string(task.key.j) + ") of " + node.name() +
+                             " lives on rank " + std::to_string(r) + " but there are only " +
                              std::to_string(ranks) + " ranks");
     }
     if (r < 0) {
@@ -52,8 +54,8 @@ std::vector<int> place_tasks(const TaskGraph& graph, std::span<const TaskId> out
 std::vector<Plan> make_plans(const TaskGraph& graph, const PlanRequest& request) {
   const int ranks = request.ranks;
   if (request.delivery == Delivery::root && (request.root < 0 || request.root >= ranks)) {
-    throw DistributedError("planner: root rank " + std::to_string(request.root) + " is outside [0, " +
-                           std::to_string(ranks) + ")");
+    throw DistributedError("planner: root rank " + std::to_string(request.root) +
+                           " is outside [0, " + std::to_string(ranks) + ")");
   }
   const std::vector<int> rank = place_tasks(graph, request.outputs, ranks);
   std::vector<Plan> plans(static_cast<std::size_t>(ranks));
@@ -79,7 +81,8 @@ std::vector<Plan> make_plans(const TaskGraph& graph, const PlanRequest& request)
   for (TaskId t : request.outputs) {
     owners.push_back(rank[t]);
     switch (request.delivery) {
-      case Delivery::in_place: break;
+      case Delivery::in_place:
+        break;
       case Delivery::root:
         if (rank[t] != request.root) moves.emplace_back(t, request.root);
         break;

@@ -39,7 +39,8 @@ std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk) {
   put(out, &h, 1);
   const std::size_t item = itemsize(chunk.dtype());
   if (chunk.layout() == Layout::dense) {
-    for (index_t r = 0; r < chunk.rows(); ++r) put(out, chunk.raw_row(r), static_cast<std::size_t>(chunk.cols()) * item);
+    for (index_t r = 0; r < chunk.rows(); ++r)
+      put(out, chunk.raw_row(r), static_cast<std::size_t>(chunk.cols()) * item);
     return out;
   }
   const auto p = chunk.indptr();
@@ -49,7 +50,8 @@ std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk) {
     put(out, &rel, 1);
   }
   put(out, chunk.indices() + base, static_cast<std::size_t>(h.nnz));
-  put(out, chunk.buffer()->data() + base * static_cast<index_t>(item), static_cast<std::size_t>(h.nnz) * item);
+  put(out, chunk.buffer()->data() + base * static_cast<index_t>(item),
+      static_cast<std::size_t>(h.nnz) * item);
   return out;
 }
 
@@ -57,11 +59,13 @@ std::pair<TaskId, Chunk> decode_chunk(const std::shared_ptr<Buffer>& buffer) {
   Header h{};
   const Buffer& bytes = *buffer;
   if (bytes.size() < sizeof(Header)) {
-    throw DistributedError("chunk message of " + std::to_string(bytes.size()) + " bytes is shorter than its header");
+    throw DistributedError("chunk message of " + std::to_string(bytes.size()) +
+                           " bytes is shorter than its header");
   }
   std::memcpy(&h, bytes.data(), sizeof(Header));
   if (h.dtype >= kDTypeCount || h.layout > 1 || h.rows < 0 || h.cols < 0 || h.nnz < 0) {
-    throw DistributedError("chunk message for task " + std::to_string(h.task) + " has a corrupt header");
+    throw DistributedError("chunk message for task " + std::to_string(h.task) +
+                           " has a corrupt header");
   }
   const auto dtype = static_cast<DType>(h.dtype);
   const std::size_t item = itemsize(dtype);
@@ -70,14 +74,21 @@ std::pair<TaskId, Chunk> decode_chunk(const std::shared_ptr<Buffer>& buffer) {
   const Shape shape{h.rows, h.cols};
   if (h.layout == static_cast<std::uint8_t>(Layout::dense)) {
     const std::size_t need = static_cast<std::size_t>(shape.size()) * item;
-    if (left != need) throw DistributedError("dense chunk message for task " + std::to_string(h.task) + " has the wrong size");
+    if (left != need)
+      throw DistributedError("dense chunk message for task " + std::to_string(h.task) +
+                             " has the wrong size");
     if (shape.size() == 0) return {h.task, Chunk::dense(dtype, shape)};
     // The values follow the 64-byte header: view them in place.
-    return {h.task, Chunk::dense_view(dtype, shape, buffer, static_cast<index_t>(sizeof(Header) / item), shape.cols)};
+    return {h.task, Chunk::dense_view(dtype, shape, buffer,
+                                      static_cast<index_t>(sizeof(Header) / item), shape.cols)};
   }
-  const std::size_t need = static_cast<std::size_t>(h.rows + 1 + h.nnz) * sizeof(index_t) + static_cast<std::size_t>(h.nnz) * item;
-  if (left != need) throw DistributedError("CSR chunk message for task " + std::to_string(h.task) + " has the wrong size");
-  std::vector<index_t> indptr(static_cast<std::size_t>(h.rows + 1)), indices(static_cast<std::size_t>(h.nnz));
+  const std::size_t need = static_cast<std::size_t>(h.rows + 1 + h.nnz) * sizeof(index_t) +
+                           static_cast<std::size_t>(h.nnz) * item;
+  if (left != need)
+    throw DistributedError("CSR chunk message for task " + std::to_string(h.task) +
+                           " has the wrong size");
+  std::vector<index_t> indptr(static_cast<std::size_t>(h.rows + 1)),
+      indices(static_cast<std::size_t>(h.nnz));
   std::memcpy(indptr.data(), at, indptr.size() * sizeof(index_t));
   at += indptr.size() * sizeof(index_t);
   std::memcpy(indices.data(), at, indices.size() * sizeof(index_t));
@@ -85,7 +96,8 @@ std::pair<TaskId, Chunk> decode_chunk(const std::shared_ptr<Buffer>& buffer) {
   auto values = Buffer::allocate(static_cast<std::size_t>(h.nnz) * item);
   if (h.nnz > 0) std::memcpy(values->data(), at, static_cast<std::size_t>(h.nnz) * item);
   // Full validation: a message is input from another process.
-  return {h.task, Chunk::csr(dtype, shape, std::move(indptr), std::move(indices), std::move(values))};
+  return {h.task,
+          Chunk::csr(dtype, shape, std::move(indptr), std::move(indices), std::move(values))};
 }
 
 }  // namespace tessera::detail

@@ -3,9 +3,9 @@
 // rank failed (rank 0's own summary would otherwise say PASSED).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <iostream>
 #include <memory>
-#include <cstdint>
 #include <optional>
 
 #include "mpi_test.hpp"
@@ -33,9 +33,13 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 
 }  // namespace
 
-Context& context() { return *storage(); }
+Context& context() {
+  return *storage();
+}
 
-bool all_ranks(bool ok) { return context().comm().all_reduce_min(std::uint64_t{ok ? 1U : 0U}, "all_ranks") == 1; }
+bool all_ranks(bool ok) {
+  return context().comm().all_reduce_min(std::uint64_t{ok ? 1U : 0U}, "all_ranks") == 1;
+}
 
 }  // namespace tessera::testing
 
@@ -50,8 +54,10 @@ int main(int argc, char** argv) {
     listeners.Append(new tessera::testing::FailurePrinter(rank));
   }
   const int result = RUN_ALL_TESTS();
-  const std::uint64_t failed = ctx->comm().all_reduce_max(std::uint64_t{result != 0 ? 1U : 0U}, "test results");
-  if (rank == 0 && failed != 0 && result == 0) std::cerr << "FAILED on another rank (see [rank N] lines)\n";
+  const std::uint64_t failed =
+      ctx->comm().all_reduce_max(std::uint64_t{result != 0 ? 1U : 0U}, "test results");
+  if (rank == 0 && failed != 0 && result == 0)
+    std::cerr << "FAILED on another rank (see [rank N] lines)\n";
   ctx.reset();
   return failed != 0 ? 1 : 0;
 }

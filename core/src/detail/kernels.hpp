@@ -26,7 +26,8 @@ bool binary_keeps_sparse(BinaryOp op);  // between two CSR operands
 // f(0, s) == 0 (scalar_left: f(s, 0) == 0) in the compute type, so a CSR operand stays CSR.
 bool scalar_keeps_sparse(BinaryOp op, double scalar, bool scalar_left, BinaryTypes types);
 Chunk binary(BinaryOp op, const Chunk& a, const Chunk& b, BinaryTypes types);
-Chunk binary_scalar(BinaryOp op, const Chunk& a, double scalar, bool scalar_left, BinaryTypes types);
+Chunk binary_scalar(BinaryOp op, const Chunk& a, double scalar, bool scalar_left,
+                    BinaryTypes types);
 
 // Reductions keep dims. `axis` is 0, 1 or -1 (all). A partial reduces one chunk in the
 // accumulator type; combine folds partials in the given order; finish turns the combined

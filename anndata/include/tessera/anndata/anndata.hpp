@@ -50,13 +50,13 @@ class AlignedArrays {
 // One axis' selection for a view: everything, a Selector (slice, positions, mask), or names.
 class AxisIndex {
  public:
-  AxisIndex() = default;                                     // all
+  AxisIndex() = default;                                            // all
   AxisIndex(Selector selector) : selector_(std::move(selector)) {}  // NOLINT: implicit on purpose
   AxisIndex(std::vector<bool> mask) : selector_(Selector::mask(std::move(mask))) {}  // NOLINT
   static AxisIndex names(std::vector<std::string> names);
   // Positions selected along an axis with this index (names resolved against it).
-  [[nodiscard]] std::vector<index_t> resolve(const std::vector<std::string>& axis_names, const char* axis,
-                                             const DataFrame& frame) const;
+  [[nodiscard]] std::vector<index_t> resolve(const std::vector<std::string>& axis_names,
+                                             const char* axis, const DataFrame& frame) const;
   [[nodiscard]] bool is_all() const { return !names_ && selector_.is_all(); }
 
  private:
@@ -76,7 +76,8 @@ class AnnData {
   AnnData(index_t n_obs, index_t n_vars);
   // From X, with obs and var tables (empty tables get "0", "1", … names). ShapeError when the
   // tables' lengths disagree with X.
-  explicit AnnData(Array X, std::optional<DataFrame> obs = std::nullopt, std::optional<DataFrame> var = std::nullopt);
+  explicit AnnData(Array X, std::optional<DataFrame> obs = std::nullopt,
+                   std::optional<DataFrame> var = std::nullopt);
   explicit AnnData(const Chunk& X, std::optional<DataFrame> obs = std::nullopt,
                    std::optional<DataFrame> var = std::nullopt);
   // No X, shape from the tables.
@@ -140,7 +141,8 @@ class AnnData {
 
  private:
   void reset_slots();
-  AnnData materialize(const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute, bool copy) const;
+  AnnData materialize(const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute,
+                      bool copy) const;
 
   std::optional<Array> X_;
   DataFrame obs_{"obs"};

@@ -15,7 +15,14 @@
 
 namespace tessera {
 
-enum class ColumnKind : std::uint8_t { numeric, boolean, string, categorical, nullable_integer, nullable_boolean };
+enum class ColumnKind : std::uint8_t {
+  numeric,
+  boolean,
+  string,
+  categorical,
+  nullable_integer,
+  nullable_boolean
+};
 
 std::string_view name(ColumnKind kind);
 
@@ -34,7 +41,8 @@ class Column {
   // Categorical from values: categories are the sorted distinct values unless given; a value
   // that is nullopt is missing (code -1). ValueError for a value not among given categories.
   static Column categorical(const std::vector<std::optional<std::string>>& values,
-                            std::optional<std::vector<std::string>> categories = std::nullopt, bool ordered = false);
+                            std::optional<std::vector<std::string>> categories = std::nullopt,
+                            bool ordered = false);
   // Categorical from codes (signed integers, -1 = missing) and categories (a string or numeric
   // column of distinct values). IndexError for a code outside [-1, categories).
   static Column categorical_from_codes(const Chunk& codes, Column categories, bool ordered);

@@ -53,7 +53,8 @@ class OrderedMap {
   [[nodiscard]] std::vector<std::string> keys() const {
     std::vector<std::string> out;
     out.reserve(items_.size());
-    for (const auto& [k, v] : items_) out.push_back(k);
+    for (const auto& [k, v] : items_)
+      out.push_back(k);
     return out;
   }
   [[nodiscard]] std::size_t size() const { return items_.size(); }
@@ -66,10 +67,12 @@ class OrderedMap {
 
  private:
   [[nodiscard]] auto find(std::string_view key) const {
-    return std::find_if(items_.begin(), items_.end(), [&](const value_type& kv) { return kv.first == key; });
+    return std::find_if(items_.begin(), items_.end(),
+                        [&](const value_type& kv) { return kv.first == key; });
   }
   [[nodiscard]] auto find(std::string_view key) {
-    return std::find_if(items_.begin(), items_.end(), [&](const value_type& kv) { return kv.first == key; });
+    return std::find_if(items_.begin(), items_.end(),
+                        [&](const value_type& kv) { return kv.first == key; });
   }
 
   std::string name_;

@@ -50,7 +50,7 @@ class UnsValue {
   using Variant = std::variant<std::string, NdArray, StringArray, DataFrame, Mapping>;
 
   UnsValue() : value_(std::string()) {}
-  UnsValue(std::string text) : value_(std::move(text)) {}  // NOLINT: implicit, as Python values
+  UnsValue(std::string text) : value_(std::move(text)) {}    // NOLINT: implicit, as Python values
   UnsValue(const char* text) : value_(std::string(text)) {}  // NOLINT
   UnsValue(NdArray array) : value_(std::move(array)) {}      // NOLINT
   UnsValue(StringArray array) : value_(std::move(array)) {}  // NOLINT

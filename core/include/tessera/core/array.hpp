@@ -30,19 +30,44 @@ class LocalExecutor;
 // Integers beyond 2^53 lose precision (the value is held as a double).
 struct Scalar {
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  Scalar(T v)  // NOLINT(google-explicit-constructor): scalars convert implicitly, as in numpy
+  requires std::is_arithmetic_v<T> Scalar(
+      T v)  // NOLINT(google-explicit-constructor): scalars convert implicitly, as in numpy
       : value(static_cast<double>(v)), integral(std::is_integral_v<T>) {}
   double value;
   bool integral;
 };
 
 enum class UnaryOp : std::uint8_t {
-  negative, absolute, sqrt, square, exp, expm1, log, log1p, sin, cos, tanh, sign, logical_not,
+  negative,
+  absolute,
+  sqrt,
+  square,
+  exp,
+  expm1,
+  log,
+  log1p,
+  sin,
+  cos,
+  tanh,
+  sign,
+  logical_not,
 };
 enum class BinaryOp : std::uint8_t {
-  add, subtract, multiply, divide, power, minimum, maximum,
-  equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
+  add,
+  subtract,
+  multiply,
+  divide,
+  power,
+  minimum,
+  maximum,
+  equal,
+  not_equal,
+  less,
+  less_equal,
+  greater,
+  greater_equal,
+  logical_and,
+  logical_or,
 };
 enum class ReduceOp : std::uint8_t { sum, mean, min, max, count_nonzero };
 
@@ -68,15 +93,24 @@ class Array {
   [[nodiscard]] const Chunk* in_memory() const { return node_->in_memory(); }
 
   // Selection: x(rows, cols), or along one axis.
-  [[nodiscard]] Array operator()(const Selector& rows, const Selector& cols = Selector::all()) const;
+  [[nodiscard]] Array operator()(const Selector& rows,
+                                 const Selector& cols = Selector::all()) const;
   [[nodiscard]] Array select(int axis, const Selector& selector) const;
 
   // Reductions; axis 0, 1, or none for all elements.
   [[nodiscard]] Array reduce(ReduceOp op, std::optional<int> axis = std::nullopt) const;
-  [[nodiscard]] Array sum(std::optional<int> axis = std::nullopt) const { return reduce(ReduceOp::sum, axis); }
-  [[nodiscard]] Array mean(std::optional<int> axis = std::nullopt) const { return reduce(ReduceOp::mean, axis); }
-  [[nodiscard]] Array min(std::optional<int> axis = std::nullopt) const { return reduce(ReduceOp::min, axis); }
-  [[nodiscard]] Array max(std::optional<int> axis = std::nullopt) const { return reduce(ReduceOp::max, axis); }
+  [[nodiscard]] Array sum(std::optional<int> axis = std::nullopt) const {
+    return reduce(ReduceOp::sum, axis);
+  }
+  [[nodiscard]] Array mean(std::optional<int> axis = std::nullopt) const {
+    return reduce(ReduceOp::mean, axis);
+  }
+  [[nodiscard]] Array min(std::optional<int> axis = std::nullopt) const {
+    return reduce(ReduceOp::min, axis);
+  }
+  [[nodiscard]] Array max(std::optional<int> axis = std::nullopt) const {
+    return reduce(ReduceOp::max, axis);
+  }
   [[nodiscard]] Array count_nonzero(std::optional<int> axis = std::nullopt) const {
     return reduce(ReduceOp::count_nonzero, axis);
   }
@@ -102,20 +136,44 @@ Array apply(BinaryOp op, const Array& a, const Array& b);
 Array apply(BinaryOp op, const Array& a, Scalar scalar);
 Array apply(BinaryOp op, Scalar scalar, const Array& a);
 
-inline Array operator-(const Array& x) { return apply(UnaryOp::negative, x); }
-inline Array abs(const Array& x) { return apply(UnaryOp::absolute, x); }
-inline Array sqrt(const Array& x) { return apply(UnaryOp::sqrt, x); }
-inline Array exp(const Array& x) { return apply(UnaryOp::exp, x); }
-inline Array expm1(const Array& x) { return apply(UnaryOp::expm1, x); }
-inline Array log(const Array& x) { return apply(UnaryOp::log, x); }
-inline Array log1p(const Array& x) { return apply(UnaryOp::log1p, x); }
-inline Array maximum(const Array& a, const Array& b) { return apply(BinaryOp::maximum, a, b); }
-inline Array minimum(const Array& a, const Array& b) { return apply(BinaryOp::minimum, a, b); }
+inline Array operator-(const Array& x) {
+  return apply(UnaryOp::negative, x);
+}
+inline Array abs(const Array& x) {
+  return apply(UnaryOp::absolute, x);
+}
+inline Array sqrt(const Array& x) {
+  return apply(UnaryOp::sqrt, x);
+}
+inline Array exp(const Array& x) {
+  return apply(UnaryOp::exp, x);
+}
+inline Array expm1(const Array& x) {
+  return apply(UnaryOp::expm1, x);
+}
+inline Array log(const Array& x) {
+  return apply(UnaryOp::log, x);
+}
+inline Array log1p(const Array& x) {
+  return apply(UnaryOp::log1p, x);
+}
+inline Array maximum(const Array& a, const Array& b) {
+  return apply(BinaryOp::maximum, a, b);
+}
+inline Array minimum(const Array& a, const Array& b) {
+  return apply(BinaryOp::minimum, a, b);
+}
 
-#define TESSERA_ARRAY_BINARY_OPERATOR(symbol, op)                                              \
-  inline Array operator symbol(const Array& a, const Array& b) { return apply(op, a, b); }  \
-  inline Array operator symbol(const Array& a, Scalar s) { return apply(op, a, s); }        \
-  inline Array operator symbol(Scalar s, const Array& a) { return apply(op, s, a); }
+#define TESSERA_ARRAY_BINARY_OPERATOR(symbol, op)                \
+  inline Array operator symbol(const Array& a, const Array& b) { \
+    return apply(op, a, b);                                      \
+  }                                                              \
+  inline Array operator symbol(const Array& a, Scalar s) {       \
+    return apply(op, a, s);                                      \
+  }                                                              \
+  inline Array operator symbol(Scalar s, const Array& a) {       \
+    return apply(op, s, a);                                      \
+  }
 TESSERA_ARRAY_BINARY_OPERATOR(+, BinaryOp::add)
 TESSERA_ARRAY_BINARY_OPERATOR(-, BinaryOp::subtract)
 TESSERA_ARRAY_BINARY_OPERATOR(*, BinaryOp::multiply)
@@ -136,13 +194,18 @@ Array concatenate(const std::vector<Array>& arrays, int axis);
 
 // Sources. Random values are Philox4x32-10 keyed by `seed` and each element's global position,
 // so they are identical for every chunking, thread count and rank count.
-Array random(Shape shape, const ChunkSpec& chunks, std::uint64_t seed, DType dtype = DType::float64);
+Array random(Shape shape, const ChunkSpec& chunks, std::uint64_t seed,
+             DType dtype = DType::float64);
 // Sparse random: element kept with probability `density`, value uniform in (0, 1].
 Array random_sparse(Shape shape, const ChunkSpec& chunks, double density, std::uint64_t seed,
                     DType dtype = DType::float64);
 Array full(Shape shape, double value, const ChunkSpec& chunks, DType dtype = DType::float64);
-inline Array zeros(Shape s, const ChunkSpec& c, DType d = DType::float64) { return full(s, 0.0, c, d); }
-inline Array ones(Shape s, const ChunkSpec& c, DType d = DType::float64) { return full(s, 1.0, c, d); }
+inline Array zeros(Shape s, const ChunkSpec& c, DType d = DType::float64) {
+  return full(s, 0.0, c, d);
+}
+inline Array ones(Shape s, const ChunkSpec& c, DType d = DType::float64) {
+  return full(s, 1.0, c, d);
+}
 // Element (r, c) = r * cols + c, numpy's arange(rows * cols).reshape(rows, cols).
 Array arange(Shape shape, const ChunkSpec& chunks, DType dtype = DType::int64);
 // An in-memory array (dense or CSR) cut into chunks; chunks are zero-copy views of `data`.
@@ -150,8 +213,8 @@ Array from_chunk(Chunk data, const ChunkSpec& chunks);
 template <typename T>
 Array from_csr(Shape shape, std::vector<index_t> indptr, std::vector<index_t> indices,
                std::vector<T> data, const ChunkSpec& chunks) {
-  return from_chunk(Chunk::from_csr<T>(shape, std::move(indptr), std::move(indices), std::move(data)),
-                    chunks);
+  return from_chunk(
+      Chunk::from_csr<T>(shape, std::move(indptr), std::move(indices), std::move(data)), chunks);
 }
 
 // Element (r, c) of `random(shape, …, seed)`, computed alone (tests and references).

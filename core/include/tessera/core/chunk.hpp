@@ -77,8 +77,10 @@ class Chunk {
                Buffer::adopt(std::move(data)));
   }
   // CSR from parts already known to be valid and canonical (kernels); checked only by assertions.
-  static Chunk csr_unchecked(DType dtype, Shape shape, std::shared_ptr<const std::vector<index_t>> indptr,
-                             index_t indptr_offset, std::shared_ptr<const std::vector<index_t>> indices,
+  static Chunk csr_unchecked(DType dtype, Shape shape,
+                             std::shared_ptr<const std::vector<index_t>> indptr,
+                             index_t indptr_offset,
+                             std::shared_ptr<const std::vector<index_t>> indices,
                              std::shared_ptr<Buffer> data);
 
   [[nodiscard]] DType dtype() const { return dtype_; }

@@ -30,11 +30,15 @@ class ChunkGrid {
   [[nodiscard]] const std::vector<index_t>& sizes(int axis) const { return sizes_[axis]; }
   // Start offset of each chunk along the axis, plus the axis length at the end (n+1 entries).
   [[nodiscard]] const std::vector<index_t>& offsets(int axis) const { return offsets_[axis]; }
-  [[nodiscard]] index_t num_chunks(int axis) const { return static_cast<index_t>(sizes_[axis].size()); }
+  [[nodiscard]] index_t num_chunks(int axis) const {
+    return static_cast<index_t>(sizes_[axis].size());
+  }
   [[nodiscard]] index_t num_chunks() const { return num_chunks(0) * num_chunks(1); }
   [[nodiscard]] index_t chunk_size(int axis, index_t i) const { return sizes_[axis][i]; }
   [[nodiscard]] index_t chunk_offset(int axis, index_t i) const { return offsets_[axis][i]; }
-  [[nodiscard]] Shape chunk_shape(index_t i, index_t j) const { return {sizes_[0][i], sizes_[1][j]}; }
+  [[nodiscard]] Shape chunk_shape(index_t i, index_t j) const {
+    return {sizes_[0][i], sizes_[1][j]};
+  }
   // Largest chunk along each axis (what dask prints as the chunk shape).
   [[nodiscard]] Shape max_chunk_shape() const;
   // The chunk holding element `pos` along `axis` (binary search).
@@ -65,7 +69,8 @@ class ChunkSpec {
   ChunkSpec(std::vector<index_t> rows, std::vector<index_t> cols)
       : axes_{std::move(rows), std::move(cols)} {}
   ChunkSpec(Axis rows, Axis cols) : axes_{std::move(rows), std::move(cols)} {}
-  ChunkSpec(const ChunkGrid& grid) : axes_{grid.sizes(0), grid.sizes(1)} {}  // NOLINT: implicit by design
+  ChunkSpec(const ChunkGrid& grid)
+      : axes_{grid.sizes(0), grid.sizes(1)} {}  // NOLINT: implicit by design
 
   // dask's "auto": chunks near `target_bytes`, as square as the shape allows.
   static ChunkSpec automatic(index_t target_bytes = kDefaultChunkBytes);

@@ -55,13 +55,14 @@ class InternalError : public Error {
 };
 
 namespace detail {
-[[noreturn]] void assert_failed(const char* expr, const char* file, int line, const std::string& msg);
+[[noreturn]] void assert_failed(const char* expr, const char* file, int line,
+                                const std::string& msg);
 }  // namespace detail
 
 }  // namespace tessera
 
 // Programmer errors: checked in every build type, thrown as InternalError with the message.
-#define TESSERA_ASSERT(cond, msg)                                            \
-  do {                                                                       \
+#define TESSERA_ASSERT(cond, msg)                                                    \
+  do {                                                                               \
     if (!(cond)) ::tessera::detail::assert_failed(#cond, __FILE__, __LINE__, (msg)); \
   } while (false)

@@ -42,8 +42,7 @@ class Hasher {
   Hasher& bytes(const void* data, std::size_t n);
   // Scalars only: hashing an object's bytes would hash its pointers, which differ per process.
   template <typename T>
-    requires std::is_arithmetic_v<T> || std::is_enum_v<T>
-  Hasher& add(const T& value) {
+  requires std::is_arithmetic_v<T> || std::is_enum_v<T> Hasher& add(const T& value) {
     return bytes(&value, sizeof(T));
   }
   Hasher& add(std::string_view text);

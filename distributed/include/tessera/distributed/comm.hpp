@@ -98,7 +98,8 @@ class Comm {
     friend class Comm;
     MPI_Request request_ = MPI_REQUEST_NULL;
   };
-  [[nodiscard]] Request isend(std::span<const std::byte> bytes, int dest, int tag, const char* hint) const;
+  [[nodiscard]] Request isend(std::span<const std::byte> bytes, int dest, int tag,
+                              const char* hint) const;
   struct Incoming {
     int source;
     int tag;

@@ -50,7 +50,8 @@ class Context {
   void check_same_graph(const TaskGraph& graph, const char* what) const;
 
  private:
-  std::vector<Chunk> run(const std::vector<Array>& arrays, Delivery delivery, int root, std::vector<int>* owners);
+  std::vector<Chunk> run(const std::vector<Array>& arrays, Delivery delivery, int root,
+                         std::vector<int>* owners);
 
   Comm comm_;
   LocalExecutor executor_;

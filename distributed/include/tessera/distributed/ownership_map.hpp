@@ -25,7 +25,9 @@ class OwnershipMap {
   // Concatenation's map: the inputs' maps side by side along `axis`.
   static OwnershipMap join(const std::vector<OwnershipMap>& maps, int axis);
 
-  [[nodiscard]] int owner(index_t i, index_t j) const { return owners_[static_cast<std::size_t>(i * cols_ + j)]; }
+  [[nodiscard]] int owner(index_t i, index_t j) const {
+    return owners_[static_cast<std::size_t>(i * cols_ + j)];
+  }
   [[nodiscard]] index_t num_chunks(int axis) const { return axis == 0 ? rows_ : cols_; }
   [[nodiscard]] int ranks() const { return ranks_; }
   [[nodiscard]] const std::vector<int>& owners() const { return owners_; }
@@ -35,7 +37,7 @@ class OwnershipMap {
 
   template <typename Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & rows_ & cols_ & ranks_ & owners_;
+    ar& rows_& cols_& ranks_& owners_;
   }
 
  private:

@@ -22,18 +22,18 @@ struct Plan {
   int rank = 0;
   int ranks = 1;
   std::uint64_t graph_fingerprint = 0;
-  std::vector<TaskId> run;                         // tasks computed here, in id order
-  std::vector<std::pair<TaskId, int>> sends;       // (task, destination rank), by task
-  std::vector<std::pair<TaskId, int>> receives;    // (task, source rank), by task
-  std::vector<TaskId> outputs;                     // output tasks held here at the end
-  std::vector<int> output_owners;                  // rank computing each output (all outputs)
-  std::int64_t bytes_sent_estimate = 0;            // dense-size upper bound of this rank's sends
-  std::int64_t bytes_moved_estimate = 0;           // the same, over all ranks
+  std::vector<TaskId> run;                       // tasks computed here, in id order
+  std::vector<std::pair<TaskId, int>> sends;     // (task, destination rank), by task
+  std::vector<std::pair<TaskId, int>> receives;  // (task, source rank), by task
+  std::vector<TaskId> outputs;                   // output tasks held here at the end
+  std::vector<int> output_owners;                // rank computing each output (all outputs)
+  std::int64_t bytes_sent_estimate = 0;          // dense-size upper bound of this rank's sends
+  std::int64_t bytes_moved_estimate = 0;         // the same, over all ranks
 
   template <typename Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & rank & ranks & graph_fingerprint & run & sends & receives & outputs & output_owners &
-        bytes_sent_estimate & bytes_moved_estimate;
+    ar& rank& ranks& graph_fingerprint& run& sends& receives& outputs& output_owners&
+        bytes_sent_estimate& bytes_moved_estimate;
   }
 };
 

@@ -16,14 +16,14 @@
 namespace tessera {
 
 struct ExecutionStats {
-  std::int64_t bytes_sent = 0;        // this rank, actual bytes of chunk messages
-  std::int64_t bytes_received = 0;    // this rank
-  std::int64_t messages_sent = 0;     // this rank
-  std::int64_t bytes_moved = 0;       // all ranks, actual
+  std::int64_t bytes_sent = 0;            // this rank, actual bytes of chunk messages
+  std::int64_t bytes_received = 0;        // this rank
+  std::int64_t messages_sent = 0;         // this rank
+  std::int64_t bytes_moved = 0;           // all ranks, actual
   std::int64_t bytes_moved_estimate = 0;  // all ranks, the plan's dense-size estimate
-  index_t tasks_run = 0;              // this rank
-  double plan_seconds = 0;            // lowering + planning + scattering the plans
-  double execute_seconds = 0;         // this rank
+  index_t tasks_run = 0;                  // this rank
+  double plan_seconds = 0;                // lowering + planning + scattering the plans
+  double execute_seconds = 0;             // this rank
 };
 
 class PlanExecutor {
