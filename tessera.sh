@@ -18,7 +18,7 @@ packages=(
   libboost-mpi-dev libboost-serialization-dev
   libhdf5-openmpi-dev libblosc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev librandom123-dev libfmt-dev libspdlog-dev
+  nlohmann-json3-dev libcli11-dev librandom123-dev libfmt-dev libspdlog-dev zlib1g-dev libzstd-dev
   graphviz
   python3-numpy python3-scipy python3-h5py python3-zarr python3-anndata python3-hdf5plugin
 )

@@ -1,0 +1,94 @@
+// The storage layer under the anndata element codecs: a hierarchy of groups holding attributes
+// and arrays, implemented by HDF5 (serial or MPI-IO) and by Zarr v2 (on a key-value store). The
+// codecs in elements.cpp are written once against this interface (design card §4: "one codec per
+// encoding, used by both HDF5 and Zarr backends").
+//
+// Arrays are 0-, 1- or 2-D, of a numeric DType or of UTF-8 strings. Numeric data crosses this
+// interface as 2-D Chunks: a 0-D array is (1, 1), a 1-D array of n is (1, n), a 2-D array is itself.
+// Every error names the path of the element ("data.h5ad:/obs/batch/codes") and the problem.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tessera/core/chunk.hpp"
+
+namespace tessera::io {
+
+using Json = nlohmann::json;
+
+enum class Codec : std::uint8_t { none, blosc, zlib, zstd };
+
+// How array data is compressed. Blosc: `cname` lz4, lz4hc, zstd, zlib or blosclz; `shuffle`
+// 0 none, 1 byte, 2 bit. zlib (gzip in HDF5) and zstd use `level` only.
+struct Compression {
+  Codec codec = Codec::none;
+  std::string cname = "lz4";
+  int level = 5;
+  int shuffle = 1;
+
+  static Compression from_name(std::string_view name);  // "none", "lz4", "zstd", "zlib", "blosc-zlib"…
+};
+
+struct ArrayMeta {
+  std::vector<index_t> shape;      // 0, 1 or 2 dimensions
+  std::optional<DType> dtype;      // nullopt: UTF-8 strings
+  std::vector<index_t> chunks;     // chunk shape (same rank as shape); empty: one chunk/contiguous
+  [[nodiscard]] bool is_string() const { return !dtype.has_value(); }
+  [[nodiscard]] index_t size() const;  // number of elements
+};
+
+// A box of an array: start and count per dimension (same rank as the array).
+struct Box {
+  std::vector<index_t> start;
+  std::vector<index_t> count;
+};
+
+class Group {
+ public:
+  virtual ~Group() = default;
+
+  // "file.h5ad:/obs" — used in every error message about this group or its children.
+  [[nodiscard]] virtual std::string path() const = 0;
+
+  // Children in the order the format lists them (HDF5: creation order when tracked, else name
+  // order; Zarr: name order).
+  [[nodiscard]] virtual std::vector<std::string> children() const = 0;
+  [[nodiscard]] virtual bool has_group(const std::string& name) const = 0;
+  [[nodiscard]] virtual bool has_array(const std::string& name) const = 0;
+  // FormatError naming the path when there is no such group.
+  [[nodiscard]] virtual std::unique_ptr<Group> group(const std::string& name) const = 0;
+  virtual std::unique_ptr<Group> create_group(const std::string& name) = 0;
+
+  // Attributes of this group (name empty) or of a child array, as a JSON object. Values are
+  // strings, numbers, bools, or arrays of strings or numbers.
+  [[nodiscard]] virtual Json attributes(const std::string& array = "") const = 0;
+  virtual void set_attribute(const std::string& key, const Json& value, const std::string& array = "") = 0;
+
+  [[nodiscard]] virtual ArrayMeta array_meta(const std::string& name) const = 0;
+  // Numeric values in a box, as a 2-D chunk (see above). FormatError for string arrays, boxes
+  // outside the array, or data that fails to decode.
+  [[nodiscard]] virtual Chunk read(const std::string& name, const Box& box) const = 0;
+  [[nodiscard]] Chunk read_all(const std::string& name) const;
+  // Every string of a string array, row-major.
+  [[nodiscard]] virtual std::vector<std::string> read_strings(const std::string& name) const = 0;
+
+  // Creates an array (its data written later with write / write_blocks).
+  virtual void create_array(const std::string& name, const ArrayMeta& meta, const Compression& compression) = 0;
+  // Writes a box of a numeric array from a 2-D chunk shaped as the box (see above).
+  virtual void write(const std::string& name, const Box& box, const Chunk& data) = 0;
+  // Collective form for parallel files: every rank calls it for the same array with its own
+  // blocks (possibly none). Serial backends write the blocks one by one.
+  virtual void write_blocks(const std::string& name, const std::vector<std::pair<Box, Chunk>>& blocks);
+  virtual void write_strings(const std::string& name, const std::vector<std::string>& values,
+                             const std::vector<index_t>& shape, const Compression& compression) = 0;
+  // Makes everything written so far durable (HDF5: H5Fflush; Zarr: nothing buffered).
+  virtual void flush() {}
+};
+
+}  // namespace tessera::io
