@@ -5,6 +5,7 @@
 
 #include "detail/kernels.hpp"
 #include "detail/nodes.hpp"
+#include "tessera/core/chunk_source.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/local_executor.hpp"
 
@@ -127,6 +128,11 @@ Array random(Shape shape, const ChunkSpec& chunks, std::uint64_t seed, DType dty
 Array random_sparse(Shape shape, const ChunkSpec& chunks, double density, std::uint64_t seed,
                     DType dtype) {
   return Array(detail::make_random_sparse(chunks.resolve(shape, dtype), density, seed, dtype));
+}
+
+Array from_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
+                  std::string kind) {
+  return Array(detail::make_source(std::move(source), grid, dtype, layout, std::move(kind)));
 }
 
 Array full(Shape shape, double value, const ChunkSpec& chunks, DType dtype) {

@@ -8,6 +8,7 @@
 
 #include "detail/convert.hpp"
 #include "detail/kernels.hpp"
+#include "tessera/core/chunk_source.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::detail {
@@ -173,6 +174,28 @@ class FromChunkNode final : public Node {
 
  private:
   Chunk data_;
+};
+
+class SourceNode final : public Node {
+ public:
+  SourceNode(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
+             std::string kind)
+      : Node(std::move(kind), dtype, layout, grid, {}), source_(std::move(source)) {
+    finish_fingerprint(Hasher().add(source_->identity()));
+  }
+  Chunk compute(const TaskKey& key, std::span<const Chunk>) const override {
+    Chunk c = source_->read(key.i, key.j, grid());
+    const Shape want = grid().chunk_shape(key.i, key.j);
+    if (c.shape() != want || c.dtype() != dtype() || c.layout() != layout()) {
+      throw InternalError("a chunk source returned " + to_string(c.shape()) + " " + std::string(tessera::name(c.dtype())) +
+                          " for chunk (" + std::to_string(key.i) + ", " + std::to_string(key.j) + ") of shape " +
+                          to_string(want) + " " + std::string(tessera::name(dtype())));
+    }
+    return c;
+  }
+
+ private:
+  std::shared_ptr<const ChunkSource> source_;
 };
 
 // ---- element-wise ----------------------------------------------------------------------------
@@ -620,6 +643,11 @@ NodePtr make_random_sparse(const ChunkGrid& grid, double density, std::uint64_t 
                      std::string(name(dtype)));
   }
   return std::make_shared<RandomSparseNode>(grid, density, seed, dtype);
+}
+
+NodePtr make_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
+                    std::string kind) {
+  return std::make_shared<SourceNode>(std::move(source), grid, dtype, layout, std::move(kind));
 }
 
 NodePtr make_full(const ChunkGrid& grid, double value, DType dtype) {

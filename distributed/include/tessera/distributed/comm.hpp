@@ -58,6 +58,8 @@ class Comm {
   [[nodiscard]] std::uint64_t all_reduce_max(std::uint64_t value, const char* hint) const;
   [[nodiscard]] double all_reduce_max(double value, const char* hint) const;
   [[nodiscard]] std::int64_t all_reduce_sum(std::int64_t value, const char* hint) const;
+  // Every rank's value, in rank order, on every rank.
+  [[nodiscard]] std::vector<std::int64_t> all_gather(std::int64_t value, const char* hint) const;
   // Bytes from `root` to everyone (the size travels first).
   void broadcast(std::vector<std::byte>& bytes, int root, const char* hint) const;
   // Root hands rank r the value values[r] (values is ignored elsewhere): Boost.MPI's scatter of
