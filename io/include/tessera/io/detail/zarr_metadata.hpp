@@ -1,0 +1,65 @@
+// The .zarray document of Zarr v2, parsed and validated (every field of an untrusted file is
+// checked before use), and written back the way zarr-python writes it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tessera/core/dtype.hpp"
+#include "tessera/core/index.hpp"
+#include "tessera/io/storage.hpp"
+
+namespace tessera::io::detail {
+
+// How the elements of a chunk are laid out, from the numpy dtype string of .zarray.
+enum class ZarrKind : std::uint8_t {
+  numeric,        // "<f8", "|b1", ">i4", … (one of Tessera's DTypes, either byte order)
+  object,         // "|O": strings through an object codec (vlen-utf8 / vlen-bytes) in filters[0]
+  fixed_unicode,  // "<U5": UTF-32 code units, NUL-padded
+  fixed_bytes,    // "|S5": bytes, NUL-padded
+};
+
+struct ZarrDType {
+  ZarrKind kind = ZarrKind::numeric;
+  DType dtype = DType::float64;  // numeric only
+  bool big_endian = false;       // numeric and fixed_unicode
+  std::size_t itemsize = 0;      // bytes per element in a decoded chunk (0 for object)
+
+  // Parses a numpy dtype string; FormatError naming it when Tessera cannot hold it.
+  static ZarrDType parse(const Json& text);
+  static ZarrDType little_endian(DType dtype);
+  [[nodiscard]] std::string str() const;  // numpy's dtype.str: "<f8", "|b1", "|O", "<U5"
+  [[nodiscard]] bool is_string() const { return kind != ZarrKind::numeric; }
+};
+
+struct ZarrArraySpec {
+  std::vector<index_t> shape;   // 0, 1 or 2 dimensions
+  std::vector<index_t> chunks;  // same rank, each >= 1
+  ZarrDType dtype;
+  Json compressor;  // null or a codec config
+  Json filters;     // null or an array of codec configs
+  Json fill_value;  // as in the file
+  bool fortran_order = false;
+  char separator = '.';
+
+  // Validates a parsed .zarray; FormatError naming `where` and the field on any problem.
+  static ZarrArraySpec parse(const Json& doc, const std::string& where);
+  [[nodiscard]] Json to_json() const;
+
+  // Elements in one chunk (fits index_t, checked by parse).
+  [[nodiscard]] index_t chunk_elements() const;
+  // One element of fill_value in the machine's byte order, as decoded chunks hold them (numeric
+  // kinds; zeros for null). FormatError naming `where` when the value does not fit the dtype.
+  [[nodiscard]] std::vector<std::byte> fill_bytes(const std::string& where) const;
+  // The string fill_value of a string array ("" unless the file has a string).
+  [[nodiscard]] std::string fill_string() const;
+  // "1.2", "3", "0" (0-D), with the separator.
+  [[nodiscard]] std::string chunk_key(index_t chunk_row, index_t chunk_col) const;
+};
+
+// The fill_value JSON zarr-python writes for a numeric dtype: false, 0 or 0.0.
+Json default_fill_value(DType dtype);
+
+}  // namespace tessera::io::detail

@@ -1,0 +1,113 @@
+// Zarr v2 on a key-value store: a store maps '/'-separated keys ("obs/.zattrs", "X/0.1") to bytes,
+// and a Zarr group (tessera::io::Group) is a store plus a key prefix. Directory stores keep one
+// file per key under a root folder; memory stores keep everything in a map (tests, scratch data).
+//
+// Keys can never leave the store: every key is checked (no "..", ".", empty segments, absolute
+// paths, backslashes or NUL) before it reaches the file system.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tessera/io/storage.hpp"
+
+namespace tessera::io {
+
+using Bytes = std::vector<std::byte>;
+
+// The small interface the Zarr format code sits on (tensorstore's kvstore). Implementations are
+// safe to call from several threads at once. Keys are validated with check_store_key; an invalid
+// key throws ValueError naming it.
+class KeyValueStore {
+ public:
+  virtual ~KeyValueStore() = default;
+
+  // The value of `key`, or nullopt when there is none.
+  [[nodiscard]] virtual std::optional<Bytes> get(std::string_view key) const = 0;
+  [[nodiscard]] virtual bool contains(std::string_view key) const { return get(key).has_value(); }
+  virtual void set(std::string_view key, std::span<const std::byte> value) = 0;
+  // Removes one key; false when it did not exist.
+  virtual bool erase(std::string_view key) = 0;
+  // Removes every key below `prefix` + "/" (and `prefix` itself); prefix "" clears the store.
+  virtual void erase_prefix(std::string_view prefix) = 0;
+  // Names of the direct children of the folder `prefix` ("" is the root), sorted: the next path
+  // segment of every key below it, once each. `list("obs")` of keys "obs/.zgroup" and
+  // "obs/batch/.zarray" is {".zgroup", "batch"}.
+  [[nodiscard]] virtual std::vector<std::string> list(std::string_view prefix) const = 0;
+  // Where `key` lives, for error messages ("/data/pbmc.zarr/obs/.zattrs", "<memory>/obs/.zattrs").
+  [[nodiscard]] virtual std::string describe(std::string_view key) const = 0;
+};
+
+// Throws ValueError unless `key` is a valid store key: '/'-separated non-empty segments, none of
+// them "." or "..", no leading '/', no backslash or NUL. `allow_empty` admits "" (the root folder).
+void check_store_key(std::string_view key, bool allow_empty = false);
+
+// One file per key below `root`; "a/b/c" is the file root/a/b/c (folders made on demand). Writes
+// go straight to the key's file: concurrent writers (ranks) must write different keys.
+class DirectoryStore final : public KeyValueStore {
+ public:
+  explicit DirectoryStore(std::filesystem::path root);
+
+  [[nodiscard]] std::optional<Bytes> get(std::string_view key) const override;
+  [[nodiscard]] bool contains(std::string_view key) const override;
+  void set(std::string_view key, std::span<const std::byte> value) override;
+  bool erase(std::string_view key) override;
+  void erase_prefix(std::string_view prefix) override;
+  [[nodiscard]] std::vector<std::string> list(std::string_view prefix) const override;
+  [[nodiscard]] std::string describe(std::string_view key) const override;
+
+  [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+
+ private:
+  [[nodiscard]] std::filesystem::path file_of(std::string_view key) const;
+  std::filesystem::path root_;
+};
+
+// Everything in memory, behind a reader-writer lock.
+class MemoryStore final : public KeyValueStore {
+ public:
+  [[nodiscard]] std::optional<Bytes> get(std::string_view key) const override;
+  [[nodiscard]] bool contains(std::string_view key) const override;
+  void set(std::string_view key, std::span<const std::byte> value) override;
+  bool erase(std::string_view key) override;
+  void erase_prefix(std::string_view prefix) override;
+  [[nodiscard]] std::vector<std::string> list(std::string_view prefix) const override;
+  [[nodiscard]] std::string describe(std::string_view key) const override;
+
+  // Every key, sorted (tests).
+  [[nodiscard]] std::vector<std::string> keys() const;
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, Bytes, std::less<>> values_;
+};
+
+// Opens the Zarr group at `prefix` of `store` ("" is the root; it must hold a .zgroup, else
+// FormatError naming it). `label` starts every path() and error message ("pbmc.zarr" gives
+// "pbmc.zarr:/obs"). A group opened read-only throws IoError on any write.
+std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
+                                 bool writable, const std::string& prefix = "");
+// Writes the root .zgroup of `store` (and nothing else) and opens it for writing.
+std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label);
+
+// The Zarr group stored in directory `dir` (a DirectoryStore); IoError if `dir` is not a
+// directory, FormatError if it has no .zgroup.
+std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable);
+// Creates directory `dir` with a root .zgroup. An existing empty folder is used; an existing Zarr
+// store (a folder holding .zgroup or .zarray) is emptied first only when `overwrite`; any other
+// existing path is refused with IoError, so a mistyped path never loses unrelated files.
+std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite = false);
+
+// A new empty Zarr group in memory (a root .zgroup in a fresh MemoryStore), for tests and scratch.
+// The store stays reachable through `store` when given.
+std::unique_ptr<Group> memory_zarr(std::shared_ptr<MemoryStore>* store = nullptr);
+
+}  // namespace tessera::io

@@ -1,0 +1,986 @@
+// tessera::io::Group on Zarr v2: a key-value store plus the key prefix of one group.
+//
+// Arrays are handled as 2-D internally (a 0-D array is 1×1 with one chunk "0", a 1-D array of n
+// is 1×n), the same mapping the Group interface uses for its Chunks. Chunks are decoded to C order
+// and the machine's (little-endian) byte order, and encoded back to the array's own layout, so
+// arrays written by zarr-python in Fortran order or big-endian dtypes can be read and updated.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "tessera/core/error.hpp"
+#include "tessera/io/detail/zarr_codec.hpp"
+#include "tessera/io/detail/zarr_metadata.hpp"
+#include "tessera/io/zarr_store.hpp"
+
+namespace tessera::io {
+namespace {
+
+using detail::ZarrArraySpec;
+using detail::ZarrCodec;
+using detail::ZarrKind;
+using detail::ZarrObjectCodec;
+
+// Elements per string chunk that write_strings aims at (one chunk for all but huge arrays).
+constexpr index_t kStringChunkElements = index_t{1} << 20;
+
+// A 2-D extent.
+struct Dims {
+  index_t rows = 1;
+  index_t cols = 1;
+};
+
+Dims dims_of(const std::vector<index_t>& v) {
+  switch (v.size()) {
+    case 0:
+      return {1, 1};
+    case 1:
+      return {1, v[0]};
+    default:
+      return {v[0], v[1]};
+  }
+}
+
+index_t ceil_div(index_t a, index_t b) {
+  return a == 0 ? 0 : (a - 1) / b + 1;
+}
+
+std::string dims_text(const std::vector<index_t>& v) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(v[i]);
+  }
+  if (v.size() == 1) s += ",";
+  return s + ")";
+}
+
+void byteswap_all(std::span<std::byte> data, std::size_t itemsize) {
+  if (itemsize <= 1) return;
+  for (std::size_t off = 0; off + itemsize <= data.size(); off += itemsize) {
+    std::reverse(data.begin() + static_cast<std::ptrdiff_t>(off),
+                 data.begin() + static_cast<std::ptrdiff_t>(off + itemsize));
+  }
+}
+
+// Column-major (rows × cols) to row-major, or back (`to_fortran`).
+void transpose_bytes(std::span<std::byte> data, Dims d, std::size_t itemsize, bool to_fortran) {
+  if (d.rows <= 1 || d.cols <= 1) return;
+  std::vector<std::byte> copy(data.begin(), data.end());
+  const auto is = static_cast<index_t>(itemsize);
+  for (index_t r = 0; r < d.rows; ++r) {
+    for (index_t c = 0; c < d.cols; ++c) {
+      const index_t cpos = r * d.cols + c;
+      const index_t fpos = c * d.rows + r;
+      const index_t from = to_fortran ? cpos : fpos;
+      const index_t to = to_fortran ? fpos : cpos;
+      std::memcpy(data.data() + to * is, copy.data() + from * is, itemsize);
+    }
+  }
+}
+
+// Fills `count` items of `itemsize` bytes at `dst` with `pattern`.
+void fill_items(std::byte* dst, index_t count, std::span<const std::byte> pattern) {
+  const std::size_t is = pattern.size();
+  bool zero = true;
+  for (std::byte b : pattern)
+    zero = zero && b == std::byte{0};
+  if (zero) {
+    std::memset(dst, 0, static_cast<std::size_t>(count) * is);
+    return;
+  }
+  for (index_t i = 0; i < count; ++i)
+    std::memcpy(dst + static_cast<std::size_t>(i) * is, pattern.data(), is);
+}
+
+std::shared_ptr<Buffer> allocate_chunk(std::size_t bytes, const std::string& what) {
+  try {
+    return Buffer::allocate(bytes);
+  } catch (const std::bad_alloc&) {
+    throw FormatError(what + ": cannot allocate " + std::to_string(bytes) + " bytes for a chunk");
+  }
+}
+
+// The codecs of one array, made once per operation.
+struct Pipeline {
+  std::unique_ptr<ZarrCodec> compressor;            // may be null
+  std::unique_ptr<ZarrObjectCodec> object;          // "|O" arrays: filters[0]
+  std::vector<std::unique_ptr<ZarrCodec>> filters;  // byte filters, in file order
+
+  explicit Pipeline(const ZarrArraySpec& spec) {
+    if (!spec.compressor.is_null()) compressor = detail::make_codec(spec.compressor);
+    if (spec.filters.is_array()) {
+      std::size_t first = 0;
+      if (spec.dtype.kind == ZarrKind::object) {
+        object = detail::make_object_codec(spec.filters[0]);
+        first = 1;
+      }
+      for (std::size_t i = first; i < spec.filters.size(); ++i) {
+        filters.push_back(detail::make_codec(spec.filters[i]));
+      }
+    }
+  }
+
+  // Encoded bytes → the bytes the object codec or the array's items start from, of exactly
+  // `out.size()` bytes (fixed-size items) ...
+  void decode_into(std::span<const std::byte> encoded, std::span<std::byte> out) const {
+    if (filters.empty()) {
+      if (compressor) {
+        compressor->decode_into(encoded, out);
+      } else if (encoded.size() != out.size()) {
+        throw FormatError("uncompressed chunk of " + std::to_string(encoded.size()) +
+                          " bytes, expected " + std::to_string(out.size()));
+      } else {
+        std::memcpy(out.data(), encoded.data(), out.size());
+      }
+      return;
+    }
+    std::vector<std::byte> bytes = compressor
+                                       ? compressor->decode(encoded, detail::kMaxUnsizedDecodeBytes)
+                                       : std::vector<std::byte>(encoded.begin(), encoded.end());
+    for (std::size_t i = filters.size(); i-- > 1;) {
+      bytes = filters[i]->decode(bytes, detail::kMaxUnsizedDecodeBytes);
+    }
+    filters[0]->decode_into(bytes, out);
+  }
+
+  // ... or of unknown size (variable-length strings).
+  std::vector<std::byte> decode(std::span<const std::byte> encoded) const {
+    std::vector<std::byte> bytes = compressor
+                                       ? compressor->decode(encoded, detail::kMaxUnsizedDecodeBytes)
+                                       : std::vector<std::byte>(encoded.begin(), encoded.end());
+    for (std::size_t i = filters.size(); i-- > 0;) {
+      bytes = filters[i]->decode(bytes, detail::kMaxUnsizedDecodeBytes);
+    }
+    return bytes;
+  }
+
+  std::vector<std::byte> encode(std::span<const std::byte> raw, std::size_t typesize) const {
+    std::vector<std::byte> bytes(raw.begin(), raw.end());
+    for (const auto& f : filters)
+      bytes = f->encode(bytes, typesize);
+    if (compressor) bytes = compressor->encode(bytes, typesize);
+    return bytes;
+  }
+};
+
+// UTF-32 code units (NUL-padded) to UTF-8; FormatError for code points that are not characters.
+std::string utf32_to_utf8(const std::byte* p, std::size_t units, bool big_endian) {
+  std::vector<std::uint32_t> cps;
+  cps.reserve(units);
+  for (std::size_t i = 0; i < units; ++i) {
+    const auto* b = reinterpret_cast<const unsigned char*>(p + 4 * i);
+    const std::uint32_t cp = big_endian
+                                 ? (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
+                                       (std::uint32_t{b[2]} << 8) | b[3]
+                                 : (std::uint32_t{b[3]} << 24) | (std::uint32_t{b[2]} << 16) |
+                                       (std::uint32_t{b[1]} << 8) | b[0];
+    cps.push_back(cp);
+  }
+  while (!cps.empty() && cps.back() == 0)
+    cps.pop_back();  // numpy strips trailing NULs
+  std::string out;
+  for (std::uint32_t cp : cps) {
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      throw FormatError("invalid code point " + std::to_string(cp) + " in a fixed-width string");
+    }
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON files. Python's json writes NaN, Infinity and -Infinity for non-finite floats (zarr-python
+// attributes), which strict JSON parsers refuse: they are read as those doubles and written back
+// the same way, so attributes round-trip with the reference.
+
+constexpr const char* kNaNToken = "\x01tessera-nan\x01";
+constexpr const char* kPosInfToken = "\x01tessera-inf\x01";
+constexpr const char* kNegInfToken = "\x01tessera-neginf\x01";
+
+// Replaces the bare tokens NaN, Infinity, -Infinity outside string literals by placeholder strings.
+std::string quote_nonfinite_tokens(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < text.size()) {
+        out.push_back(text[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out.push_back(c);
+    } else if (text.substr(i, 3) == "NaN") {
+      out += Json(kNaNToken).dump();
+      i += 2;
+    } else if (text.substr(i, 8) == "Infinity") {
+      out += Json(kPosInfToken).dump();
+      i += 7;
+    } else if (text.substr(i, 9) == "-Infinity") {
+      out += Json(kNegInfToken).dump();
+      i += 8;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void restore_nonfinite(Json& j) {
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    if (s == kNaNToken) {
+      j = std::numeric_limits<double>::quiet_NaN();
+    } else if (s == kPosInfToken) {
+      j = std::numeric_limits<double>::infinity();
+    } else if (s == kNegInfToken) {
+      j = -std::numeric_limits<double>::infinity();
+    }
+  } else if (j.is_structured()) {
+    for (auto& v : j)
+      restore_nonfinite(v);
+  }
+}
+
+bool has_nonfinite(const Json& j) {
+  if (j.is_number_float()) return !std::isfinite(j.get<double>());
+  if (j.is_structured()) {
+    for (const auto& v : j) {
+      if (has_nonfinite(v)) return true;
+    }
+  }
+  return false;
+}
+
+void mark_nonfinite(Json& j) {
+  if (j.is_number_float()) {
+    const double x = j.get<double>();
+    if (std::isnan(x)) {
+      j = kNaNToken;
+    } else if (std::isinf(x)) {
+      j = x > 0 ? kPosInfToken : kNegInfToken;
+    }
+  } else if (j.is_structured()) {
+    for (auto& v : j)
+      mark_nonfinite(v);
+  }
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t pos = s.find(from); pos != std::string::npos;
+       pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+}
+
+// zarr-python's layout: sorted keys (nlohmann's objects are sorted), 4-space indent, and
+// ASCII only (\uXXXX escapes): zarr-python decodes its JSON files as ASCII.
+std::string dump_json(Json j) {
+  if (!has_nonfinite(j)) return j.dump(4, ' ', true);
+  mark_nonfinite(j);
+  std::string text = j.dump(4, ' ', true);
+  // The placeholders' \x01 bytes are dumped as \u0001.
+  auto dumped = [](const char* token) { return Json(token).dump(-1, ' ', true); };
+  replace_all(text, dumped(kNaNToken), "NaN");
+  replace_all(text, dumped(kPosInfToken), "Infinity");
+  replace_all(text, dumped(kNegInfToken), "-Infinity");
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class ZarrGroup final : public Group {
+ public:
+  ZarrGroup(std::shared_ptr<KeyValueStore> store, std::string label, std::string prefix,
+            bool writable)
+      : store_(std::move(store)),
+        label_(std::move(label)),
+        prefix_(std::move(prefix)),
+        writable_(writable) {}
+
+  std::string path() const override { return label_ + ":/" + prefix_; }
+
+  std::vector<std::string> children() const override {
+    std::vector<std::string> out;
+    for (const std::string& name : store_->list(prefix_)) {
+      if (!valid_name(name)) continue;
+      if (store_->contains(key(name, ".zgroup")) || store_->contains(key(name, ".zarray"))) {
+        out.push_back(name);
+      }
+    }
+    return out;
+  }
+
+  bool has_group(const std::string& name) const override {
+    check_name(name, false);
+    return store_->contains(key(name, ".zgroup"));
+  }
+
+  bool has_array(const std::string& name) const override {
+    check_name(name, false);
+    return store_->contains(key(name, ".zarray"));
+  }
+
+  std::unique_ptr<Group> group(const std::string& name) const override {
+    if (!has_group(name)) {
+      throw FormatError("zarr: no group '" + name + "' in " + path() +
+                        (store_->contains(key(name, ".zarray")) ? " (it is an array)" : ""));
+    }
+    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_);
+  }
+
+  std::unique_ptr<Group> create_group(const std::string& name) override {
+    check_name(name, true);
+    require_writable("create group '" + name + "'");
+    if (store_->contains(key(name, ".zarray"))) {
+      throw ValueError("zarr: cannot create group '" + name + "' in " + path() +
+                       ": an array of that name exists");
+    }
+    if (!store_->contains(key(name, ".zgroup"))) {
+      write_json(key(name, ".zgroup"), Json{{"zarr_format", 2}});
+    }
+    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_);
+  }
+
+  Json attributes(const std::string& array) const override {
+    if (!array.empty()) {
+      check_name(array, false);
+      if (!has_array(array) && !has_group(array)) {
+        throw FormatError("zarr: no array '" + array + "' in " + path());
+      }
+    }
+    const std::string k = array.empty() ? key(".zattrs") : key(array, ".zattrs");
+    std::optional<Json> doc = read_json(k);
+    if (!doc) return Json::object();
+    if (!doc->is_object()) {
+      throw FormatError("zarr: " + store_->describe(k) + ": attributes must be a JSON object");
+    }
+    return *doc;
+  }
+
+  void set_attribute(const std::string& name, const Json& value,
+                     const std::string& array) override {
+    require_writable("set attribute '" + name + "'");
+    if (!array.empty()) {
+      check_name(array, true);
+      if (!has_array(array) && !has_group(array)) {
+        throw ValueError("zarr: cannot set attribute '" + name + "' of '" + array + "' in " +
+                         path() + ": no such array");
+      }
+    }
+    Json attrs = attributes(array);
+    attrs[name] = value;
+    write_json(array.empty() ? key(".zattrs") : key(array, ".zattrs"), attrs);
+  }
+
+  ArrayMeta array_meta(const std::string& name) const override {
+    const ZarrArraySpec spec = load_spec(name);
+    ArrayMeta meta;
+    meta.shape = spec.shape;
+    meta.chunks = spec.chunks;
+    if (spec.dtype.kind == ZarrKind::numeric) meta.dtype = spec.dtype.dtype;
+    return meta;
+  }
+
+  Chunk read(const std::string& name, const Box& box) const override {
+    const ZarrArraySpec spec = load_spec(name);
+    const std::string where = element_path(name);
+    if (spec.dtype.kind != ZarrKind::numeric) {
+      throw FormatError("zarr: " + where + " is a string array (dtype '" + spec.dtype.str() +
+                        "'); read it with read_strings");
+    }
+    check_box(spec, box, where, /*writing=*/false);
+    const Dims chunk = dims_of(spec.chunks);
+    const Dims start = box_start(box, spec.shape.size());
+    const Dims count = dims_of(box.count);
+    const DType dtype = spec.dtype.dtype;
+    const auto is = static_cast<index_t>(spec.dtype.itemsize);
+    const auto chunk_bytes = static_cast<std::size_t>(chunk.rows * chunk.cols * is);
+
+    if (count.rows == 0 || count.cols == 0)
+      return Chunk::dense(dtype, Shape{count.rows, count.cols});
+    const Pipeline pipeline = make_pipeline(spec, where);
+    const std::vector<std::byte> fill = spec.fill_bytes(where);
+
+    const index_t cr0 = start.rows / chunk.rows;
+    const index_t cr1 = (start.rows + count.rows - 1) / chunk.rows;
+    const index_t cc0 = start.cols / chunk.cols;
+    const index_t cc1 = (start.cols + count.cols - 1) / chunk.cols;
+
+    // A box inside one stored chunk is a view of the decoded chunk: no copy.
+    if (cr0 == cr1 && cc0 == cc1) {
+      const std::string ckey = spec.chunk_key(cr0, cc0);
+      if (auto data = store_->get(key(name, ckey))) {
+        auto buffer = allocate_chunk(chunk_bytes, where);
+        decode_chunk(spec, pipeline, *data, {buffer->data(), chunk_bytes}, where, ckey);
+        const index_t offset =
+            (start.rows - cr0 * chunk.rows) * chunk.cols + (start.cols - cc0 * chunk.cols);
+        return Chunk::dense_view(dtype, Shape{count.rows, count.cols}, std::move(buffer), offset,
+                                 chunk.cols);
+      }
+    }
+
+    Chunk out = Chunk::dense(dtype, Shape{count.rows, count.cols});
+    std::shared_ptr<Buffer> scratch;
+    for (index_t cr = cr0; cr <= cr1; ++cr) {
+      for (index_t cc = cc0; cc <= cc1; ++cc) {
+        // Overlap of the box and this chunk, in array coordinates.
+        const index_t r0 = std::max(start.rows, cr * chunk.rows);
+        const index_t r1 = std::min(start.rows + count.rows, (cr + 1) * chunk.rows);
+        const index_t c0 = std::max(start.cols, cc * chunk.cols);
+        const index_t c1 = std::min(start.cols + count.cols, (cc + 1) * chunk.cols);
+        const std::string ckey = spec.chunk_key(cr, cc);
+        const std::optional<Bytes> data = store_->get(key(name, ckey));
+        if (!data) {
+          for (index_t r = r0; r < r1; ++r) {
+            auto* dst =
+                const_cast<std::byte*>(out.raw_row(r - start.rows)) + (c0 - start.cols) * is;
+            fill_items(dst, c1 - c0, fill);
+          }
+          continue;
+        }
+        if (!scratch) scratch = allocate_chunk(chunk_bytes, where);
+        decode_chunk(spec, pipeline, *data, {scratch->data(), chunk_bytes}, where, ckey);
+        for (index_t r = r0; r < r1; ++r) {
+          const std::byte* src =
+              scratch->data() + ((r - cr * chunk.rows) * chunk.cols + (c0 - cc * chunk.cols)) * is;
+          auto* dst = const_cast<std::byte*>(out.raw_row(r - start.rows)) + (c0 - start.cols) * is;
+          std::memcpy(dst, src, static_cast<std::size_t>((c1 - c0) * is));
+        }
+      }
+    }
+    return out;
+  }
+
+  std::vector<std::string> read_strings(const std::string& name) const override {
+    const ZarrArraySpec spec = load_spec(name);
+    const std::string where = element_path(name);
+    if (spec.dtype.kind == ZarrKind::numeric) {
+      throw FormatError("zarr: " + where + " is a numeric array (dtype '" + spec.dtype.str() +
+                        "'), not strings");
+    }
+    const Dims shape = dims_of(spec.shape);
+    const Dims chunk = dims_of(spec.chunks);
+    std::vector<std::string> out;
+    if (shape.rows * shape.cols == 0) return out;
+    const Pipeline pipeline = make_pipeline(spec, where);
+    const std::string fill = spec.fill_string();
+    const index_t n = chunk.rows * chunk.cols;
+    try {
+      // The result grows one row of chunks at a time, after those chunks decoded: a file that
+      // declares a huge array but holds a few corrupt bytes fails before the memory is taken.
+      for (index_t cr = 0; cr < ceil_div(shape.rows, chunk.rows); ++cr) {
+        const index_t r0 = cr * chunk.rows;
+        const index_t r1 = std::min(shape.rows, r0 + chunk.rows);
+        std::vector<std::optional<std::vector<std::string>>> row_chunks;
+        for (index_t cc = 0; cc < ceil_div(shape.cols, chunk.cols); ++cc) {
+          const std::string ckey = spec.chunk_key(cr, cc);
+          const std::optional<Bytes> data = store_->get(key(name, ckey));
+          if (data) {
+            row_chunks.emplace_back(decode_string_chunk(spec, pipeline, *data, n, where, ckey));
+          } else {
+            row_chunks.emplace_back(std::nullopt);
+          }
+        }
+        out.resize(static_cast<std::size_t>(r1 * shape.cols));
+        for (index_t cc = 0; cc < static_cast<index_t>(row_chunks.size()); ++cc) {
+          const index_t c0 = cc * chunk.cols;
+          const index_t c1 = std::min(shape.cols, c0 + chunk.cols);
+          auto& items = row_chunks[static_cast<std::size_t>(cc)];
+          for (index_t r = r0; r < r1; ++r) {
+            for (index_t c = c0; c < c1; ++c) {
+              std::string& dst = out[static_cast<std::size_t>(r * shape.cols + c)];
+              if (!items) {
+                dst = fill;
+                continue;
+              }
+              const index_t lr = r - r0;
+              const index_t lc = c - c0;
+              const index_t pos = spec.fortran_order ? lc * chunk.rows + lr : lr * chunk.cols + lc;
+              dst = std::move((*items)[static_cast<std::size_t>(pos)]);
+            }
+          }
+        }
+      }
+    } catch (const std::bad_alloc&) {
+      throw FormatError("zarr: " + where + ": array of shape " + dims_text(spec.shape) +
+                        " is too large to read into memory");
+    }
+    return out;
+  }
+
+  void create_array(const std::string& name, const ArrayMeta& meta,
+                    const Compression& compression) override {
+    check_name(name, true);
+    require_writable("create array '" + name + "'");
+    ZarrArraySpec spec;
+    spec.shape = meta.shape;
+    spec.chunks = meta.chunks;
+    check_new_shape(spec, name);
+    if (meta.dtype) {
+      spec.dtype = detail::ZarrDType::little_endian(*meta.dtype);
+      spec.fill_value = detail::default_fill_value(*meta.dtype);
+    } else {
+      set_string_dtype(spec);
+    }
+    spec.compressor = detail::compressor_config(compression);
+    replace_array(name, spec);
+  }
+
+  void write(const std::string& name, const Box& box, const Chunk& data_in) override {
+    require_writable("write '" + name + "'");
+    const ZarrArraySpec spec = load_spec(name);
+    const std::string where = element_path(name);
+    if (spec.dtype.kind != ZarrKind::numeric) {
+      throw ValueError("zarr: " + where + " is a string array; write it with write_strings");
+    }
+    check_box(spec, box, where, /*writing=*/true);
+    const Dims start = box_start(box, spec.shape.size());
+    const Dims count = dims_of(box.count);
+    const Chunk data = prepare_data(data_in, spec, count, where);
+    if (count.rows == 0 || count.cols == 0) return;
+
+    const Dims shape = dims_of(spec.shape);
+    const Dims chunk = dims_of(spec.chunks);
+    const auto is = static_cast<index_t>(spec.dtype.itemsize);
+    const auto chunk_bytes = static_cast<std::size_t>(chunk.rows * chunk.cols * is);
+    const Pipeline pipeline = make_pipeline(spec, where);
+    const std::vector<std::byte> fill = spec.fill_bytes(where);
+    auto buffer = allocate_chunk(chunk_bytes, where);
+    const std::span<std::byte> raw(buffer->data(), chunk_bytes);
+
+    for (index_t cr = start.rows / chunk.rows; cr <= (start.rows + count.rows - 1) / chunk.rows;
+         ++cr) {
+      for (index_t cc = start.cols / chunk.cols; cc <= (start.cols + count.cols - 1) / chunk.cols;
+           ++cc) {
+        // The chunk's part inside the array, and the box's part of that.
+        const index_t ar0 = cr * chunk.rows;
+        const index_t ar1 = std::min(shape.rows, ar0 + chunk.rows);
+        const index_t ac0 = cc * chunk.cols;
+        const index_t ac1 = std::min(shape.cols, ac0 + chunk.cols);
+        const index_t r0 = std::max(start.rows, ar0);
+        const index_t r1 = std::min(start.rows + count.rows, ar1);
+        const index_t c0 = std::max(start.cols, ac0);
+        const index_t c1 = std::min(start.cols + count.cols, ac1);
+        const std::string ckey = spec.chunk_key(cr, cc);
+        const bool whole = r0 == ar0 && r1 == ar1 && c0 == ac0 && c1 == ac1;
+        if (whole) {
+          // Edge chunks are stored full size, padded with the fill value (as zarr-python does).
+          if (ar1 - ar0 < chunk.rows || ac1 - ac0 < chunk.cols) {
+            fill_items(raw.data(), chunk.rows * chunk.cols, fill);
+          }
+        } else if (auto existing = store_->get(key(name, ckey))) {
+          decode_chunk(spec, pipeline, *existing, raw, where, ckey);
+        } else {
+          fill_items(raw.data(), chunk.rows * chunk.cols, fill);
+        }
+        for (index_t r = r0; r < r1; ++r) {
+          const std::byte* src = data.raw_row(r - start.rows) + (c0 - start.cols) * is;
+          std::byte* dst = raw.data() + ((r - ar0) * chunk.cols + (c0 - ac0)) * is;
+          std::memcpy(dst, src, static_cast<std::size_t>((c1 - c0) * is));
+        }
+        store_->set(key(name, ckey), encode_chunk(spec, pipeline, raw, chunk, where, ckey));
+      }
+    }
+  }
+
+  void write_strings(const std::string& name, const std::vector<std::string>& values,
+                     const std::vector<index_t>& shape_in,
+                     const Compression& compression) override {
+    check_name(name, true);
+    require_writable("write strings '" + name + "'");
+    ZarrArraySpec spec;
+    spec.shape = shape_in;
+    check_new_shape(spec, name);
+    const Dims shape = dims_of(spec.shape);
+    if (shape.rows * shape.cols != static_cast<index_t>(values.size())) {
+      throw ShapeError("zarr: " + element_path(name) + ": " + std::to_string(values.size()) +
+                       " strings for shape " + dims_text(spec.shape));
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (!detail::is_valid_utf8(values[i])) {
+        throw ValueError("zarr: " + element_path(name) + ": string " + std::to_string(i) +
+                         " is not valid UTF-8");
+      }
+    }
+    // One chunk, unless the array is huge.
+    spec.chunks = spec.shape;
+    for (index_t& c : spec.chunks)
+      c = std::max<index_t>(c, 1);
+    if (spec.shape.size() == 1) {
+      spec.chunks[0] = std::min(spec.chunks[0], kStringChunkElements);
+    } else if (spec.shape.size() == 2) {
+      spec.chunks[0] =
+          std::min(spec.chunks[0], std::max<index_t>(1, kStringChunkElements / spec.chunks[1]));
+    }
+    set_string_dtype(spec);
+    spec.compressor = detail::compressor_config(compression);
+    replace_array(name, spec);
+
+    const std::string where = element_path(name);
+    const Pipeline pipeline = make_pipeline(spec, where);
+    const Dims chunk = dims_of(spec.chunks);
+    std::vector<std::string> items(static_cast<std::size_t>(chunk.rows * chunk.cols));
+    for (index_t cr = 0; cr < ceil_div(shape.rows, chunk.rows); ++cr) {
+      for (index_t cc = 0; cc < ceil_div(shape.cols, chunk.cols); ++cc) {
+        for (index_t lr = 0; lr < chunk.rows; ++lr) {
+          for (index_t lc = 0; lc < chunk.cols; ++lc) {
+            const index_t r = cr * chunk.rows + lr;
+            const index_t c = cc * chunk.cols + lc;
+            std::string& item = items[static_cast<std::size_t>(lr * chunk.cols + lc)];
+            if (r < shape.rows && c < shape.cols) {
+              item = values[static_cast<std::size_t>(r * shape.cols + c)];
+            } else {
+              item.clear();  // padding of an edge chunk, as numcodecs writes None
+            }
+          }
+        }
+        const std::vector<std::byte> raw = pipeline.object->encode(items);
+        store_->set(key(name, spec.chunk_key(cr, cc)), pipeline.encode(raw, 1));
+      }
+    }
+  }
+
+ private:
+  // ---- names and keys
+
+  static bool valid_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name == ".zarray" || name == ".zgroup" ||
+        name == ".zattrs" || name == ".zmetadata") {
+      return false;
+    }
+    return name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
+  }
+
+  void check_name(const std::string& name, bool writing) const {
+    if (valid_name(name)) return;
+    std::string shown;
+    for (char c : name)
+      shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    const std::string msg = "zarr: invalid name '" + shown + "' in " + path() +
+                            " (names are one non-empty path segment without '/', '\\', NUL, and "
+                            "not '.', '..' or a .z* metadata key)";
+    if (writing) throw ValueError(msg);
+    throw FormatError(msg);
+  }
+
+  std::string key(const std::string& file) const {
+    return prefix_.empty() ? file : prefix_ + "/" + file;
+  }
+  std::string key(const std::string& name, const std::string& file) const {
+    return key(name + "/" + file);
+  }
+  std::string child_prefix(const std::string& name) const { return key(name); }
+  std::string element_path(const std::string& name) const {
+    return prefix_.empty() ? path() + name : path() + "/" + name;
+  }
+
+  void require_writable(const std::string& what) const {
+    if (!writable_) throw IoError("zarr: cannot " + what + " in " + path() + ": opened read-only");
+  }
+
+  // ---- JSON
+
+  std::optional<Json> read_json(const std::string& k) const {
+    const std::optional<Bytes> bytes = store_->get(k);
+    if (!bytes) return std::nullopt;
+    const std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+      doc = Json::parse(quote_nonfinite_tokens(text), nullptr, false);
+      if (!doc.is_discarded()) restore_nonfinite(doc);
+    }
+    if (doc.is_discarded()) {
+      throw FormatError("zarr: malformed JSON in " + store_->describe(k));
+    }
+    return doc;
+  }
+
+  void write_json(const std::string& k, const Json& doc) {
+    const std::string text = dump_json(doc);
+    store_->set(k, std::as_bytes(std::span(text.data(), text.size())));
+  }
+
+  // ---- arrays
+
+  ZarrArraySpec load_spec(const std::string& name) const {
+    check_name(name, false);
+    const std::string k = key(name, ".zarray");
+    std::optional<Json> doc = read_json(k);
+    if (!doc) {
+      throw FormatError("zarr: no array '" + name + "' in " + path() +
+                        (store_->contains(key(name, ".zgroup")) ? " (it is a group)" : ""));
+    }
+    return ZarrArraySpec::parse(*doc, "zarr: " + store_->describe(k));
+  }
+
+  static Pipeline make_pipeline(const ZarrArraySpec& spec, const std::string& where) {
+    try {
+      return Pipeline(spec);
+    } catch (const FormatError& e) {
+      throw FormatError("zarr: " + where + ": " + e.what());
+    }
+  }
+
+  static void set_string_dtype(ZarrArraySpec& spec) {
+    spec.dtype.kind = ZarrKind::object;
+    spec.dtype.itemsize = 0;
+    spec.filters = Json::array({Json{{"id", "vlen-utf8"}}});
+    spec.fill_value = 0;  // what zarr-python writes for object arrays
+  }
+
+  void check_new_shape(ZarrArraySpec& spec, const std::string& name) const {
+    const std::string where = element_path(name);
+    if (spec.shape.size() > 2) {
+      throw ValueError("zarr: " + where + ": " + std::to_string(spec.shape.size()) +
+                       "-dimensional arrays are not supported (0, 1 or 2)");
+    }
+    index_t total = 1;
+    for (index_t s : spec.shape) {
+      if (s < 0) throw ValueError("zarr: " + where + ": negative shape " + dims_text(spec.shape));
+      if (s != 0 && total > std::numeric_limits<index_t>::max() / s) {
+        throw ValueError("zarr: " + where + ": shape " + dims_text(spec.shape) + " overflows");
+      }
+      total *= s;
+    }
+    if (spec.chunks.empty()) {
+      spec.chunks = spec.shape;
+      for (index_t& c : spec.chunks)
+        c = std::max<index_t>(c, 1);
+    }
+    if (spec.chunks.size() != spec.shape.size()) {
+      throw ValueError("zarr: " + where + ": chunks " + dims_text(spec.chunks) +
+                       " do not match shape " + dims_text(spec.shape));
+    }
+    index_t per_chunk = 8;
+    for (index_t c : spec.chunks) {
+      if (c < 1)
+        throw ValueError("zarr: " + where + ": chunk sizes must be positive, got " +
+                         dims_text(spec.chunks));
+      if (per_chunk > std::numeric_limits<index_t>::max() / c) {
+        throw ValueError("zarr: " + where + ": chunks " + dims_text(spec.chunks) + " too large");
+      }
+      per_chunk *= c;
+    }
+  }
+
+  // Writes the .zarray of a new array, removing whatever array had the name before.
+  void replace_array(const std::string& name, const ZarrArraySpec& spec) {
+    if (store_->contains(key(name, ".zgroup"))) {
+      throw ValueError("zarr: cannot create array '" + name + "' in " + path() +
+                       ": a group of that name exists");
+    }
+    if (store_->contains(key(name, ".zarray"))) store_->erase_prefix(child_prefix(name));
+    write_json(key(name, ".zarray"), spec.to_json());
+  }
+
+  static Dims box_start(const Box& box, std::size_t rank) {
+    if (rank == 0) return {0, 0};
+    if (rank == 1) return {0, box.start.at(0)};  // a 1-D array is one row: it starts at row 0
+    return dims_of(box.start);
+  }
+
+  void check_box(const ZarrArraySpec& spec, const Box& box, const std::string& where,
+                 bool writing) const {
+    auto fail = [&](const std::string& why) {
+      const std::string msg = "zarr: " + where + ": box start " + dims_text(box.start) + " count " +
+                              dims_text(box.count) + " " + why + " of shape " +
+                              dims_text(spec.shape);
+      if (writing) throw IndexError(msg);
+      throw FormatError(msg);
+    };
+    if (box.start.size() != spec.shape.size() || box.count.size() != spec.shape.size()) {
+      fail("does not match the rank");
+    }
+    for (std::size_t i = 0; i < spec.shape.size(); ++i) {
+      if (box.start[i] < 0 || box.count[i] < 0 || box.start[i] > spec.shape[i] ||
+          box.count[i] > spec.shape[i] - box.start[i]) {
+        fail("lies outside the array");
+      }
+    }
+  }
+
+  // The caller's data as a dense chunk of the array's dtype, shaped (rows, cols) of the box; a
+  // 1-D box also takes an (n, 1) column.
+  static Chunk prepare_data(const Chunk& in, const ZarrArraySpec& spec, Dims count,
+                            const std::string& where) {
+    Chunk data = in.is_sparse() ? in.to_dense() : in;
+    if (data.dtype() != spec.dtype.dtype) data = data.astype(spec.dtype.dtype);
+    if (data.rows() == count.rows && data.cols() == count.cols) return data;
+    if (spec.shape.size() == 1 && data.rows() == count.cols && data.cols() == 1) {
+      Chunk row = Chunk::dense(data.dtype(), Shape{1, count.cols});
+      const std::size_t is = itemsize(data.dtype());
+      for (index_t i = 0; i < count.cols; ++i) {
+        std::memcpy(const_cast<std::byte*>(row.raw_row(0)) + static_cast<std::size_t>(i) * is,
+                    data.raw_row(i), is);
+      }
+      return row;
+    }
+    throw ShapeError("zarr: " + where + ": data of shape " + to_string(data.shape()) +
+                     " for a box of shape " + to_string(Shape{count.rows, count.cols}));
+  }
+
+  // Stored chunk → `out` (C order, native byte order, bools 0/1).
+  static void decode_chunk(const ZarrArraySpec& spec, const Pipeline& pipeline,
+                           std::span<const std::byte> data, std::span<std::byte> out,
+                           const std::string& where, const std::string& ckey) {
+    try {
+      pipeline.decode_into(data, out);
+    } catch (const FormatError& e) {
+      throw FormatError("zarr: " + where + ": cannot decode chunk '" + ckey + "': " + e.what());
+    }
+    if (spec.fortran_order) transpose_bytes(out, dims_of(spec.chunks), spec.dtype.itemsize, false);
+    if (spec.dtype.big_endian) byteswap_all(out, spec.dtype.itemsize);
+    if (spec.dtype.dtype == DType::boolean) {
+      // Any non-zero byte is True to numpy; a C++ bool must hold exactly 0 or 1.
+      for (std::byte& b : out)
+        b = b == std::byte{0} ? std::byte{0} : std::byte{1};
+    }
+  }
+
+  static std::vector<std::byte> encode_chunk(const ZarrArraySpec& spec, const Pipeline& pipeline,
+                                             std::span<const std::byte> raw, Dims chunk,
+                                             const std::string& where, const std::string& ckey) {
+    try {
+      if (!spec.fortran_order && !spec.dtype.big_endian) {
+        return pipeline.encode(raw, spec.dtype.itemsize);
+      }
+      std::vector<std::byte> copy(raw.begin(), raw.end());
+      if (spec.dtype.big_endian) byteswap_all(copy, spec.dtype.itemsize);
+      if (spec.fortran_order) transpose_bytes(copy, chunk, spec.dtype.itemsize, true);
+      return pipeline.encode(copy, spec.dtype.itemsize);
+    } catch (const Error& e) {
+      throw ValueError("zarr: " + where + ": cannot encode chunk '" + ckey + "': " + e.what());
+    }
+  }
+
+  static std::vector<std::string> decode_string_chunk(const ZarrArraySpec& spec,
+                                                      const Pipeline& pipeline,
+                                                      std::span<const std::byte> data, index_t n,
+                                                      const std::string& where,
+                                                      const std::string& ckey) {
+    try {
+      if (spec.dtype.kind == ZarrKind::object) {
+        return pipeline.object->decode(pipeline.decode(data), n);
+      }
+      const std::size_t is = spec.dtype.itemsize;
+      const std::size_t bytes = static_cast<std::size_t>(n) * is;
+      const auto buffer = Buffer::allocate(bytes);
+      const std::span<std::byte> raw(buffer->data(), bytes);
+      pipeline.decode_into(data, raw);
+      std::vector<std::string> out;
+      out.reserve(static_cast<std::size_t>(n));
+      for (index_t i = 0; i < n; ++i) {
+        const std::byte* p = raw.data() + static_cast<std::size_t>(i) * is;
+        if (spec.dtype.kind == ZarrKind::fixed_unicode) {
+          out.push_back(utf32_to_utf8(p, is / 4, spec.dtype.big_endian));
+        } else {
+          std::string s(reinterpret_cast<const char*>(p), is);
+          while (!s.empty() && s.back() == '\0')
+            s.pop_back();
+          out.push_back(std::move(s));
+        }
+      }
+      return out;
+    } catch (const FormatError& e) {
+      throw FormatError("zarr: " + where + ": cannot decode chunk '" + ckey + "': " + e.what());
+    } catch (const std::bad_alloc&) {
+      throw FormatError("zarr: " + where + ": cannot decode chunk '" + ckey + "': too large");
+    }
+  }
+
+  std::shared_ptr<KeyValueStore> store_;
+  std::string label_;
+  std::string prefix_;
+  bool writable_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Factories
+
+std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
+                                 bool writable, const std::string& prefix) {
+  check_store_key(prefix, /*allow_empty=*/true);
+  const std::string zgroup = prefix.empty() ? ".zgroup" : prefix + "/.zgroup";
+  if (!store->contains(zgroup)) {
+    const std::string zarray = prefix.empty() ? ".zarray" : prefix + "/.zarray";
+    throw FormatError("zarr: " + label + ":/" + prefix + " is not a Zarr group (no " +
+                      store->describe(zgroup) + ")" +
+                      (store->contains(zarray) ? "; it is an array" : ""));
+  }
+  return std::make_unique<ZarrGroup>(std::move(store), label, prefix, writable);
+}
+
+std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label) {
+  const std::string text = dump_json(Json{{"zarr_format", 2}});
+  store->set(".zgroup", std::as_bytes(std::span(text.data(), text.size())));
+  return std::make_unique<ZarrGroup>(std::move(store), label, "", true);
+}
+
+std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw IoError("zarr: cannot open " + dir.string() + ": not a directory");
+  }
+  return open_zarr(std::make_shared<DirectoryStore>(dir), dir.string(), writable);
+}
+
+std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite) {
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(dir, ec);
+  if (std::filesystem::exists(status)) {
+    if (!std::filesystem::is_directory(status)) {
+      throw IoError("zarr: cannot create " + dir.string() + ": a file of that name exists");
+    }
+    const bool empty = std::filesystem::is_empty(dir, ec);
+    if (!empty) {
+      const bool is_zarr = std::filesystem::exists(dir / ".zgroup", ec) ||
+                           std::filesystem::exists(dir / ".zarray", ec);
+      if (!is_zarr) {
+        throw IoError("zarr: cannot create " + dir.string() +
+                      ": a non-empty folder that is not a Zarr store exists there");
+      }
+      if (!overwrite) {
+        throw IoError("zarr: cannot create " + dir.string() + ": a Zarr store exists there");
+      }
+      DirectoryStore(dir).erase_prefix("");
+    }
+  } else {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw IoError("zarr: cannot create folder " + dir.string() + ": " + ec.message());
+  }
+  return create_zarr(std::make_shared<DirectoryStore>(dir), dir.string());
+}
+
+std::unique_ptr<Group> memory_zarr(std::shared_ptr<MemoryStore>* store) {
+  auto memory = std::make_shared<MemoryStore>();
+  if (store != nullptr) *store = memory;
+  return create_zarr(memory, "<memory>");
+}
+
+}  // namespace tessera::io
