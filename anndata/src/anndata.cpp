@@ -342,36 +342,73 @@ AnnData AnnData::transpose() const {
   return t;
 }
 
+namespace {
+
+// Code points Python's str.isprintable() rejects outside ASCII: C1 controls, no-break and other
+// spaces (Zs), line/paragraph separators, and the common format characters (Cf).
+bool printable(char32_t c) {
+  if (c < 0x20 || c == 0x7f) return false;
+  if (c >= 0x80 && c <= 0xa0) return false;
+  if (c == 0xad || c == 0x1680 || c == 0x180e || c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff) return false;
+  if (c >= 0x2000 && c <= 0x200f) return false;
+  if (c >= 0x2028 && c <= 0x202e) return false;
+  if (c >= 0x2060 && c <= 0x206f) return false;
+  if (c >= 0xd800 && c <= 0xdfff) return false;
+  if (c >= 0xe000 && c <= 0xf8ff) return false;  // private use
+  if (c == 0xfff9 || c == 0xfffa || c == 0xfffb || c == 0xfffe || c == 0xffff) return false;
+  return true;
+}
+
+// Decodes one UTF-8 sequence at text[i]; invalid bytes come back as themselves (0x80…0xff).
+char32_t decode(std::string_view text, std::size_t& i) {
+  const auto b = static_cast<unsigned char>(text[i]);
+  int extra = b >= 0xf0 && b < 0xf8 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0;
+  if (b >= 0x80 && b < 0xc0) extra = 0;
+  char32_t c = extra == 0 ? b : b & (0x3f >> extra);
+  if (i + static_cast<std::size_t>(extra) >= text.size() + (extra == 0 ? 1 : 0)) extra = 0;
+  for (int k = 1; k <= extra; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]);
+    if ((next & 0xc0) != 0x80) {
+      ++i;
+      return b;
+    }
+    c = (c << 6) | (next & 0x3f);
+  }
+  i += static_cast<std::size_t>(extra) + 1;
+  return c;
+}
+
+}  // namespace
+
 std::string python_repr(std::string_view text) {
-  const bool double_quotes =
-      text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
+  const bool double_quotes = text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
   const char quote = double_quotes ? '"' : '\'';
   std::string out(1, quote);
-  for (unsigned char ch : text) {
-    switch (ch) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (ch == static_cast<unsigned char>(quote)) {
-          out += '\\';
-          out += static_cast<char>(ch);
-        } else if (ch < 0x20 || ch == 0x7f) {
-          char buf[5];
-          std::snprintf(buf, sizeof buf, "\\x%02x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t c = decode(text, i);
+    char buf[16];
+    switch (c) {
+      case '\\': out += "\\\\"; continue;
+      case '\n': out += "\\n"; continue;
+      case '\r': out += "\\r"; continue;
+      case '\t': out += "\\t"; continue;
+      default: break;
+    }
+    if (c == static_cast<char32_t>(quote)) {
+      out += '\\';
+      out += quote;
+    } else if (printable(c)) {
+      out.append(text.substr(start, i - start));
+    } else {
+      if (c < 0x100) {
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
+      } else if (c < 0x10000) {
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      } else {
+        std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(c));
+      }
+      out += buf;
     }
   }
   out += quote;

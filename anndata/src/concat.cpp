@@ -68,9 +68,13 @@ bool is_identity(const std::vector<index_t>& positions, index_t length) {
   return true;
 }
 
-double fill_for(const Array& a, const ConcatOptions& o) {
+// anndata's default_fill_value: 0 when any of the joined arrays is sparse, else NaN.
+double fill_for(const std::vector<const Array*>& arrays, const ConcatOptions& o) {
   if (o.fill_value) return *o.fill_value;
-  return a.is_sparse() ? 0.0 : std::nan("");
+  for (const Array* a : arrays) {
+    if (a->is_sparse()) return 0.0;
+  }
+  return std::nan("");
 }
 
 // A rows × cols block of `fill` with the given row chunks, dense or CSR, in a dtype that holds it.
@@ -264,15 +268,19 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   const auto stack = [&](const std::vector<std::optional<Array>>& arrays) {
     std::vector<Array> parts;
     const Array* example = nullptr;
+    std::vector<const Array*> present;
     for (const auto& a : arrays) {
-      if (a) example = &*a;
+      if (a) {
+        example = &*a;
+        present.push_back(&*a);
+      }
     }
+    const double fill = fill_for(present, o);
     for (std::size_t n = 0; n < count; ++n) {
       if (arrays[n]) {
-        parts.push_back(reindex_columns(*arrays[n], where[n], fill_for(*arrays[n], o)));
+        parts.push_back(reindex_columns(*arrays[n], where[n], fill));
       } else {  // an outer join's missing element: all fill
-        parts.push_back(fill_block({objects[n].n_obs()}, n_vars, fill_for(*example, o),
-                                   example->dtype(), example->is_sparse()));
+        parts.push_back(fill_block({objects[n].n_obs()}, n_vars, fill, example->dtype(), example->is_sparse()));
       }
     }
     return concatenate(parts, 0);
@@ -310,18 +318,22 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
       example = &a.obsm()[key];
     }
     const index_t width = o.join == Join::inner ? min_cols : max_cols;
+    std::vector<const Array*> present;
+    for (const auto& a : objects) {
+      if (a.obsm().contains(key)) present.push_back(&a.obsm()[key]);
+    }
+    const double fill = fill_for(present, o);
     std::vector<Array> parts;
     for (const auto& a : objects) {
       if (!a.obsm().contains(key)) {
-        parts.push_back(fill_block({a.n_obs()}, width, fill_for(*example, o), example->dtype(),
-                                   example->is_sparse()));
+        parts.push_back(fill_block({a.n_obs()}, width, fill, example->dtype(), example->is_sparse()));
         continue;
       }
       const Array& m = a.obsm()[key];
       std::vector<index_t> cols(static_cast<std::size_t>(width));
       for (index_t c = 0; c < width; ++c)
         cols[c] = c < m.shape().cols ? c : kMissing;
-      parts.push_back(reindex_columns(m, cols, fill_for(m, o)));
+      parts.push_back(reindex_columns(m, cols, fill));
     }
     out.obsm().set(key, concatenate(parts, 0));
   }
@@ -339,13 +351,32 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
           continue;
         }
         const Array& m = objects[n].varm()[key];
-        values.push_back(reindex_columns(m.transpose(), where[n], fill_for(m, o)).transpose());
+        values.push_back(reindex_columns(m.transpose(), where[n], fill_for({&m}, o)).transpose());
       }
       // same/unique compare values: computed here, on this process (varm is small).
       const auto equal = [](const Array& a, const Array& b) {
         return a.shape() == b.shape() && array_equal(a.compute(), b.compute());
       };
       if (auto chosen = pick(values, o.merge, equal)) out.varm().set(key, *values[*chosen]);
+    }
+    // varp: both axes reindexed, then merged the same way.
+    std::vector<std::vector<std::string>> varp_keys;
+    for (const auto& a : objects) varp_keys.push_back(a.varp().keys());
+    for (const auto& key : key_union(varp_keys)) {
+      std::vector<std::optional<Array>> values;
+      for (std::size_t n = 0; n < count; ++n) {
+        if (!objects[n].varp().contains(key)) {
+          values.emplace_back();
+          continue;
+        }
+        const Array& m = objects[n].varp()[key];
+        const double fill = fill_for({&m}, o);
+        values.push_back(reindex_columns(reindex_columns(m, where[n], fill).transpose(), where[n], fill).transpose());
+      }
+      const auto equal = [](const Array& a, const Array& b) {
+        return a.shape() == b.shape() && array_equal(a.compute(), b.compute());
+      };
+      if (auto chosen = pick(values, o.merge, equal)) out.varp().set(key, *values[*chosen]);
     }
   }
 
@@ -363,6 +394,7 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     }
     ConcatOptions raw_options = o;
     raw_options.label.reset();
+    raw_options.merge = MergeStrategy::none;  // anndata joins raw without a merge strategy
     const AnnData joined = concat_rows(raws, raw_options);
     Raw raw;
     raw.X = joined.X();

@@ -1,6 +1,8 @@
 #include "tessera/anndata/dataframe.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <type_traits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -27,23 +29,57 @@ Chunk as_column_chunk(const Chunk& values, const char* what) {
   Chunk out = Chunk::dense(dense.dtype(), {n, 1});
   for (index_t i = 0; i < n; ++i) {
     const std::byte* src = across ? dense.raw_row(0) + i * item : dense.raw_row(i);
-    std::memcpy(out.mutable_row<std::byte>(i), src, static_cast<std::size_t>(item));
+    std::memcpy(out.mutable_raw_row(i), src, static_cast<std::size_t>(item));
   }
   return out;
 }
 
-// Python's repr of a float (shortest round-trip text), for text_at().
+// Python's repr of a float: the shortest digits that round-trip, in fixed notation when the
+// decimal exponent is in [-4, 16), else d.ddde±XX.
 std::string python_float(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[32];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  const std::string sci(buf, result.ptr);  // "-1.2345e+02"
+  const auto e = sci.find('e');
+  const bool negative = sci[0] == '-';
+  std::string digits;
+  for (std::size_t i = negative ? 1 : 0; i < e; ++i) {
+    if (sci[i] != '.') digits += sci[i];
   }
-  std::string s = buf;
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
-  return s;
+  const int exponent = std::stoi(sci.substr(e + 1));
+  std::string out = negative ? "-" : "";
+  if (exponent >= -4 && exponent < 16) {
+    if (exponent < 0) {
+      out += "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+    } else {
+      const auto point = static_cast<std::size_t>(exponent) + 1;
+      if (digits.size() <= point) {
+        out += digits + std::string(point - digits.size(), '0') + ".0";
+      } else {
+        out += digits.substr(0, point) + "." + digits.substr(point);
+      }
+    }
+    return out;
+  }
+  out += digits.substr(0, 1);
+  if (digits.size() > 1) out += "." + digits.substr(1);
+  char exp[16];
+  std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+  return out + exp;
+}
+
+// An integer element exactly, whatever its width.
+std::string integer_text(const Chunk& values, index_t i) {
+  return dispatch(values.dtype(), [&](auto tag) -> std::string {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      return std::to_string(values.row<T>(i)[0]);
+    } else {
+      return python_float(values.value_at(i, 0));
+    }
+  });
 }
 
 std::vector<std::string> sorted_union(const std::vector<std::vector<std::string>>& lists) {
@@ -224,9 +260,8 @@ std::string Column::text_at(index_t i) const {
       if (is_missing(i)) return "<NA>";
       [[fallthrough]];
     case ColumnKind::numeric: {
-      const double v = values_.value_at(i, 0);
-      if (is_integer(values_.dtype())) return std::to_string(static_cast<long long>(v));
-      return python_float(v);
+      if (is_integer(values_.dtype())) return integer_text(values_, i);
+      return python_float(values_.value_at(i, 0));
     }
   }
   return "";
@@ -249,8 +284,10 @@ Column Column::take(std::span<const index_t> rows) const {
   if (kind_ == ColumnKind::string) {
     c.strings_.clear();
     c.strings_.reserve(rows.size());
-    for (index_t r : rows)
-      c.strings_.push_back(strings_.at(r));
+    for (index_t r : rows) {
+      if (r < 0 || r >= size()) throw IndexError("row " + std::to_string(r) + " is out of range");
+      c.strings_.push_back(strings_[r]);
+    }
     return c;
   }
   const auto n = static_cast<index_t>(rows.size());
@@ -259,7 +296,7 @@ Column Column::take(std::span<const index_t> rows) const {
   for (index_t k = 0; k < n; ++k) {
     if (rows[k] < 0 || rows[k] >= size())
       throw IndexError("row " + std::to_string(rows[k]) + " is out of range");
-    std::memcpy(out.mutable_row<std::byte>(k), values_.raw_row(rows[k]), item);
+    std::memcpy(out.mutable_raw_row(k), values_.raw_row(rows[k]), item);
   }
   c.values_ = out;
   if (!mask_.empty()) {
@@ -356,9 +393,10 @@ Column Column::concat(const std::vector<Column>& parts) {
     bool same = true, ordered = true;
     for (const auto& p : parts) {
       lists.push_back(p.kind_ == ColumnKind::categorical ? p.categories_->strings_ : p.strings_);
-      if (p.kind_ != ColumnKind::categorical ||
-          p.categories_->strings_ != parts[0].categories_->strings_)
+      if (p.kind_ != ColumnKind::categorical || parts[0].kind_ != ColumnKind::categorical ||
+          p.categories_->strings_ != parts[0].categories_->strings_) {
         same = false;
+      }
       ordered = ordered && p.kind_ == ColumnKind::categorical && p.ordered_;
     }
     std::vector<std::optional<std::string>> values;
@@ -425,6 +463,7 @@ DataFrame::DataFrame(std::vector<std::string> index, std::string name)
     : name_(std::move(name)), index_(std::move(index)), columns_(name_) {}
 
 DataFrame DataFrame::range_index(index_t n, std::string name) {
+  if (n < 0) throw ShapeError(name + ": a table cannot have " + std::to_string(n) + " rows");
   std::vector<std::string> index;
   index.reserve(static_cast<std::size_t>(n));
   for (index_t i = 0; i < n; ++i)

@@ -47,6 +47,13 @@ index_t ceil_div(index_t a, index_t b) {
   return a == 0 ? 0 : (a - 1) / b + 1;
 }
 
+// Where chunk `c` of size `chunk` ends inside an axis of `extent` elements, without computing
+// (c + 1) * chunk, which may overflow for the sizes an untrusted .zarray can declare.
+index_t chunk_end(index_t c, index_t chunk, index_t extent) {
+  const index_t begin = c * chunk;  // below extent, so it fits
+  return begin + std::min(chunk, extent - begin);
+}
+
 std::string dims_text(const std::vector<index_t>& v) {
   std::string s = "(";
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -158,9 +165,13 @@ struct Pipeline {
   }
 
   std::vector<std::byte> encode(std::span<const std::byte> raw, std::size_t typesize) const {
-    std::vector<std::byte> bytes(raw.begin(), raw.end());
-    for (const auto& f : filters)
-      bytes = f->encode(bytes, typesize);
+    if (filters.empty()) {
+      return compressor ? compressor->encode(raw, typesize)
+                        : std::vector<std::byte>(raw.begin(), raw.end());
+    }
+    std::vector<std::byte> bytes = filters[0]->encode(raw, typesize);
+    for (std::size_t i = 1; i < filters.size(); ++i)
+      bytes = filters[i]->encode(bytes, typesize);
     if (compressor) bytes = compressor->encode(bytes, typesize);
     return bytes;
   }
@@ -413,6 +424,7 @@ class ZarrGroup final : public Group {
                         "'); read it with read_strings");
     }
     check_box(spec, box, where, /*writing=*/false);
+    const Dims shape = dims_of(spec.shape);
     const Dims chunk = dims_of(spec.chunks);
     const Dims start = box_start(box, spec.shape.size());
     const Dims count = dims_of(box.count);
@@ -438,8 +450,10 @@ class ZarrGroup final : public Group {
         decode_chunk(spec, pipeline, *data, {buffer->data(), chunk_bytes}, where, ckey);
         const index_t offset =
             (start.rows - cr0 * chunk.rows) * chunk.cols + (start.cols - cc0 * chunk.cols);
-        return Chunk::dense_view(dtype, Shape{count.rows, count.cols}, std::move(buffer), offset,
-                                 chunk.cols);
+        Chunk view = Chunk::dense_view(dtype, Shape{count.rows, count.cols}, std::move(buffer),
+                                       offset, chunk.cols);
+        // A small part of a big chunk is copied out, so that it does not keep the chunk alive.
+        return count.rows * count.cols * 2 >= chunk.rows * chunk.cols ? view : view.deep_copy();
       }
     }
 
@@ -449,9 +463,9 @@ class ZarrGroup final : public Group {
       for (index_t cc = cc0; cc <= cc1; ++cc) {
         // Overlap of the box and this chunk, in array coordinates.
         const index_t r0 = std::max(start.rows, cr * chunk.rows);
-        const index_t r1 = std::min(start.rows + count.rows, (cr + 1) * chunk.rows);
+        const index_t r1 = std::min(start.rows + count.rows, chunk_end(cr, chunk.rows, shape.rows));
         const index_t c0 = std::max(start.cols, cc * chunk.cols);
-        const index_t c1 = std::min(start.cols + count.cols, (cc + 1) * chunk.cols);
+        const index_t c1 = std::min(start.cols + count.cols, chunk_end(cc, chunk.cols, shape.cols));
         const std::string ckey = spec.chunk_key(cr, cc);
         const std::optional<Bytes> data = store_->get(key(name, ckey));
         if (!data) {
@@ -494,7 +508,7 @@ class ZarrGroup final : public Group {
       // declares a huge array but holds a few corrupt bytes fails before the memory is taken.
       for (index_t cr = 0; cr < ceil_div(shape.rows, chunk.rows); ++cr) {
         const index_t r0 = cr * chunk.rows;
-        const index_t r1 = std::min(shape.rows, r0 + chunk.rows);
+        const index_t r1 = chunk_end(cr, chunk.rows, shape.rows);
         std::vector<std::optional<std::vector<std::string>>> row_chunks;
         for (index_t cc = 0; cc < ceil_div(shape.cols, chunk.cols); ++cc) {
           const std::string ckey = spec.chunk_key(cr, cc);
@@ -508,7 +522,7 @@ class ZarrGroup final : public Group {
         out.resize(static_cast<std::size_t>(r1 * shape.cols));
         for (index_t cc = 0; cc < static_cast<index_t>(row_chunks.size()); ++cc) {
           const index_t c0 = cc * chunk.cols;
-          const index_t c1 = std::min(shape.cols, c0 + chunk.cols);
+          const index_t c1 = chunk_end(cc, chunk.cols, shape.cols);
           auto& items = row_chunks[static_cast<std::size_t>(cc)];
           for (index_t r = r0; r < r1; ++r) {
             for (index_t c = c0; c < c1; ++c) {
@@ -578,9 +592,9 @@ class ZarrGroup final : public Group {
            ++cc) {
         // The chunk's part inside the array, and the box's part of that.
         const index_t ar0 = cr * chunk.rows;
-        const index_t ar1 = std::min(shape.rows, ar0 + chunk.rows);
+        const index_t ar1 = chunk_end(cr, chunk.rows, shape.rows);
         const index_t ac0 = cc * chunk.cols;
-        const index_t ac1 = std::min(shape.cols, ac0 + chunk.cols);
+        const index_t ac1 = chunk_end(cc, chunk.cols, shape.cols);
         const index_t r0 = std::max(start.rows, ar0);
         const index_t r1 = std::min(start.rows + count.rows, ar1);
         const index_t c0 = std::max(start.cols, ac0);
@@ -926,12 +940,34 @@ class ZarrGroup final : public Group {
 std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
                                  bool writable, const std::string& prefix) {
   check_store_key(prefix, /*allow_empty=*/true);
-  const std::string zgroup = prefix.empty() ? ".zgroup" : prefix + "/.zgroup";
-  if (!store->contains(zgroup)) {
-    const std::string zarray = prefix.empty() ? ".zarray" : prefix + "/.zarray";
-    throw FormatError("zarr: " + label + ":/" + prefix + " is not a Zarr group (no " +
-                      store->describe(zgroup) + ")" +
-                      (store->contains(zarray) ? "; it is an array" : ""));
+  auto at = [&](const char* file) {
+    return prefix.empty() ? std::string(file) : prefix + "/" + file;
+  };
+  const std::string where = label + ":/" + prefix;
+  const std::optional<Bytes> zgroup = store->get(at(".zgroup"));
+  if (!zgroup) {
+    std::string why;
+    if (store->contains(at("zarr.json"))) {
+      why =
+          "; it holds zarr.json: Zarr v3 stores are not supported yet (write Zarr v2, e.g. "
+          "anndata's write_zarr with zarr<3)";
+    } else if (store->contains(at(".zarray"))) {
+      why = "; it is an array";
+    }
+    throw FormatError("zarr: " + where + " is not a Zarr v2 group (no " +
+                      store->describe(at(".zgroup")) + ")" + why);
+  }
+  const Json doc =
+      Json::parse(std::string_view(reinterpret_cast<const char*>(zgroup->data()), zgroup->size()),
+                  nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw FormatError("zarr: malformed JSON in " + store->describe(at(".zgroup")));
+  }
+  const auto format = doc.find("zarr_format");
+  if (format == doc.end() || !format->is_number_integer() || format->get<std::int64_t>() != 2) {
+    throw FormatError("zarr: " + store->describe(at(".zgroup")) + ": unsupported zarr_format " +
+                      (format == doc.end() ? std::string("(missing)") : format->dump()) +
+                      " (expected 2)");
   }
   return std::make_unique<ZarrGroup>(std::move(store), label, prefix, writable);
 }
@@ -952,7 +988,7 @@ std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable
 
 std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite) {
   std::error_code ec;
-  const auto status = std::filesystem::symlink_status(dir, ec);
+  const auto status = std::filesystem::status(dir, ec);
   if (std::filesystem::exists(status)) {
     if (!std::filesystem::is_directory(status)) {
       throw IoError("zarr: cannot create " + dir.string() + ": a file of that name exists");

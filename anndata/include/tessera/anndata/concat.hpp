@@ -4,9 +4,9 @@
 // values filled with 0 for sparse arrays and NaN for dense ones, or `fill_value`). obs tables are
 // joined (inner: common columns; outer: all, missing values filled); `label` adds a categorical
 // column of `keys` (default "0", "1", …); `index_unique` joins name and key with the separator.
-// The other axis' annotation is merged with `merge` (none, same, unique, first, only). obsp,
-// varp and uns are dropped (anndata's defaults pairwise=False, uns_merge=None); raw is joined
-// when every object has one. Axis 1 is the same on the transposed objects.
+// The other axis' annotation (var, varm, varp) is merged with `merge` (none, same, unique,
+// first, only); obsp and uns are dropped (anndata's defaults pairwise=False, uns_merge=None); raw
+// is joined, without merging, when every object has one. Axis 1 is the same on the transposed objects.
 #pragma once
 
 #include <optional>

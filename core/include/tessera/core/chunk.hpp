@@ -108,6 +108,10 @@ class Chunk {
   [[nodiscard]] const std::byte* raw_row(index_t r) const {
     return buffer_->data() + (offset_ + r * ld_) * static_cast<index_t>(itemsize(dtype_));
   }
+  // Row r's first byte for writing (mutable_row<std::byte> would step by bytes, not items).
+  [[nodiscard]] std::byte* mutable_raw_row(index_t r) const {
+    return buffer_->data() + (offset_ + r * ld_) * static_cast<index_t>(itemsize(dtype_));
+  }
 
   // CSR access: indptr() has rows+1 absolute offsets into indices() and data<T>().
   [[nodiscard]] std::span<const index_t> indptr() const {
