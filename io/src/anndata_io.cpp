@@ -368,7 +368,7 @@ AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& optio
     try {
       action();
     } catch (const ShapeError& e) {
-      throw FormatError(root->path() + "/" + element + ": " + e.what());
+      throw FormatError(root->path() + (root->path().ends_with('/') ? "" : "/") + element + ": " + e.what());
     }
   };
   if (root->has_array("X") || root->has_group("X")) {

@@ -13,7 +13,10 @@ namespace {
 
 constexpr index_t kOneDimChunk = index_t{1} << 20;  // elements per chunk of 1-D datasets
 
-std::string where(const Group& parent, const std::string& name) { return parent.path() + "/" + name; }
+std::string where(const Group& parent, const std::string& name) {
+  const std::string base = parent.path();
+  return base + (!base.empty() && base.back() == '/' ? "" : "/") + name;
+}
 
 [[noreturn]] void bad(const Group& parent, const std::string& name, const std::string& problem) {
   throw FormatError(where(parent, name) + ": " + problem);
@@ -27,6 +30,23 @@ std::string text_attribute(const Json& attrs, const char* key, const Group& pare
 }
 
 std::vector<index_t> one_dim_chunks(index_t n) { return {std::clamp<index_t>(n, 1, kOneDimChunk)}; }
+
+// Elements read whole (indexes, columns, uns values, codes, indptr) are small in any real file; a
+// header claiming more is refused before anything is allocated or iterated.
+constexpr index_t kMaxWholeRead = index_t{1} << 31;
+
+const ArrayMeta& whole_read_ok(const ArrayMeta& meta, const Group& parent, const std::string& name) {
+  index_t n = 1;
+  for (index_t s : meta.shape) {
+    if (s < 0 || (s > 0 && n > kMaxWholeRead / s)) bad(parent, name, "claims an impossible size");
+    n *= s;
+  }
+  if (n > kMaxWholeRead) {
+    bad(parent, name, "claims " + std::to_string(n) + " elements, more than an element read whole may hold (" +
+                          std::to_string(kMaxWholeRead) + ")");
+  }
+  return meta;
+}
 
 void check_version(const Group& parent, const std::string& name, const Encoding& e, const char* expected) {
   if (e.version != expected) {
@@ -49,7 +69,7 @@ Shape shape_attribute(const Json& attrs, const Group& parent, const std::string&
 
 // The whole of a 1-D numeric array as int64 values (indptr, indices, codes).
 std::vector<index_t> read_indices(const Group& g, const std::string& name) {
-  const ArrayMeta meta = g.array_meta(name);
+  const ArrayMeta meta = whole_read_ok(g.array_meta(name), g, name);
   if (meta.is_string() || meta.shape.size() != 1 || !is_integer(*meta.dtype)) {
     bad(g, name, "must be a one-dimensional integer array");
   }
@@ -72,11 +92,11 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
         if (!o.is_boolean() && !o.is_number_integer()) bad(frame, name, "attribute 'ordered' must be a bool");
         ordered = o.is_boolean() ? o.get<bool>() : o.get<int>() != 0;
       }
-      const ArrayMeta codes_meta = g->array_meta("codes");
+      const ArrayMeta codes_meta = whole_read_ok(g->array_meta("codes"), *g, "codes");
       if (codes_meta.is_string() || codes_meta.shape.size() != 1 || !is_signed_int(*codes_meta.dtype)) {
         bad(*g, "codes", "categorical codes must be a one-dimensional signed integer array");
       }
-      const ArrayMeta cat_meta = g->array_meta("categories");
+      const ArrayMeta cat_meta = whole_read_ok(g->array_meta("categories"), *g, "categories");
       if (cat_meta.shape.size() != 1) bad(*g, "categories", "categories must be one-dimensional");
       Column categories = cat_meta.is_string() ? Column::strings(g->read_strings("categories"))
                                                : Column::values(g->read_all("categories"));
@@ -87,6 +107,8 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
       }
     } else if (e.type == "nullable-integer" || e.type == "nullable-boolean") {
       check_version(frame, name, e, "0.1.0");
+      (void)whole_read_ok(g->array_meta("values"), *g, "values");
+      if (g->has_array("mask")) (void)whole_read_ok(g->array_meta("mask"), *g, "mask");
       const Chunk values = g->read_all("values");
       std::vector<bool> mask(static_cast<std::size_t>(values.shape().size()), false);
       if (g->has_array("mask")) {
@@ -104,7 +126,7 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
                                       : "unknown column encoding-type '" + e.type + "'");
     }
   } else if (frame.has_array(name)) {
-    const ArrayMeta meta = frame.array_meta(name);
+    const ArrayMeta meta = whole_read_ok(frame.array_meta(name), frame, name);
     if (meta.shape.size() != 1) bad(frame, name, "a column must be one-dimensional");
     if (!e.type.empty() && e.type != "array" && e.type != "string-array") {
       bad(frame, name, "unknown column encoding-type '" + e.type + "'");
@@ -445,7 +467,7 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
     bad(parent, name, "missing attribute 'column-order'");
   }
   if (!g->has_array(index_key)) bad(*g, index_key, "the index named by '_index' is missing");
-  const ArrayMeta index_meta = g->array_meta(index_key);
+  const ArrayMeta index_meta = whole_read_ok(g->array_meta(index_key), *g, index_key);
   if (index_meta.shape.size() != 1) bad(*g, index_key, "the index must be one-dimensional");
   std::vector<std::string> index;
   if (index_meta.is_string()) {
@@ -478,7 +500,7 @@ UnsValue read_uns_value(const Group& parent, const std::string& name) {
     }
     bad(parent, name, "unknown encoding-type '" + e.type + "'");
   }
-  const ArrayMeta meta = parent.array_meta(name);
+  const ArrayMeta meta = whole_read_ok(parent.array_meta(name), parent, name);
   if (meta.shape.size() > 2) bad(parent, name, "arrays of more than two dimensions are not supported");
   if (!e.type.empty() && e.type != "array" && e.type != "string-array" && e.type != "string" &&
       e.type != "numeric-scalar") {
