@@ -103,6 +103,11 @@ void fill_items(std::byte* dst, index_t count, std::span<const std::byte> patter
 }
 
 std::shared_ptr<Buffer> allocate_chunk(std::size_t bytes, const std::string& what) {
+  if (bytes > detail::kMaxChunkBytes) {
+    throw FormatError(what + ": chunks of " + std::to_string(bytes) +
+                      " bytes are larger than the " + std::to_string(detail::kMaxChunkBytes) +
+                      " bytes Tessera decodes");
+  }
   try {
     return Buffer::allocate(bytes);
   } catch (const std::bad_alloc&) {
@@ -734,7 +739,12 @@ class ZarrGroup final : public Group {
   }
 
   void write_json(const std::string& k, const Json& doc) {
-    const std::string text = dump_json(doc);
+    std::string text;
+    try {
+      text = dump_json(doc);
+    } catch (const Json::exception& e) {  // strings that are not UTF-8
+      throw ValueError("zarr: cannot write " + store_->describe(k) + ": " + e.what());
+    }
     store_->set(k, std::as_bytes(std::span(text.data(), text.size())));
   }
 
@@ -902,7 +912,7 @@ class ZarrGroup final : public Group {
       }
       const std::size_t is = spec.dtype.itemsize;
       const std::size_t bytes = static_cast<std::size_t>(n) * is;
-      const auto buffer = Buffer::allocate(bytes);
+      const auto buffer = allocate_chunk(bytes, "fixed-width strings");
       const std::span<std::byte> raw(buffer->data(), bytes);
       pipeline.decode_into(data, raw);
       std::vector<std::string> out;

@@ -615,6 +615,8 @@ TEST(Attributes, MergeAndTypes) {
   EXPECT_EQ(root->attributes("x"), (Json{{"encoding-type", "array"}}));
   EXPECT_EQ(json_at(*store, "x/.zattrs"), (Json{{"encoding-type", "array"}}));
   EXPECT_THROW(root->set_attribute("a", 1, "missing"), ValueError);
+  EXPECT_THROW(root->set_attribute("bad", "\xff\xfe"), ValueError);  // not UTF-8
+  EXPECT_EQ(root->attributes().count("bad"), 0U);
   EXPECT_THROW((void)root->attributes("missing"), FormatError);
   auto sub = root->create_group("sub");
   sub->set_attribute("k", 1.5);
@@ -741,7 +743,7 @@ TEST(Factories, CreateAndOpenDirectories) {
   EXPECT_THROW(create_zarr(dir.path() / "other" / "keep.txt", true), IoError);
   EXPECT_THROW(open_zarr(dir.path() / "missing", false), IoError);
   EXPECT_TRUE(test::throws_with<FormatError>([&] { (void)open_zarr(dir.path() / "other", false); },
-                                             {"not a Zarr group", ".zgroup"}));
+                                             {"not a Zarr v2 group", ".zgroup"}));
   // An empty folder is used as it is.
   std::filesystem::create_directories(dir.path() / "empty");
   create_zarr(dir.path() / "empty");

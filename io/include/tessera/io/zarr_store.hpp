@@ -4,6 +4,13 @@
 //
 // Keys can never leave the store: every key is checked (no "..", ".", empty segments, absolute
 // paths, backslashes or NUL) before it reaches the file system.
+//
+// Parallel writers (design card §4): one rank creates the groups and arrays (.zgroup, .zarray,
+// .zattrs); then every rank opens the same directory and writes its own blocks with write() or
+// write_blocks(). A block covering whole chunks (ending at the array's edge counts) is encoded
+// and written without reading anything, so ranks whose blocks are chunk-aligned never touch the
+// same chunk file. A block covering part of a chunk reads, updates and rewrites that chunk: two
+// ranks doing so to the same chunk at once would race, so unaligned blocks must not share chunks.
 #pragma once
 
 #include <cstddef>

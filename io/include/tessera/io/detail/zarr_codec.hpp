@@ -19,9 +19,12 @@
 
 namespace tessera::io::detail {
 
-// Decoding data of unknown size (strings) stops with FormatError past this many bytes: a few
-// corrupt or hostile bytes cannot make the reader allocate without bound.
-inline constexpr std::size_t kMaxUnsizedDecodeBytes = std::size_t{1} << 34;
+// The largest decoded chunk Tessera handles (16 GiB; Blosc itself stops at 2 GiB, and writers
+// use chunks of megabytes). Larger chunks are refused with FormatError before any allocation, so
+// a few hostile bytes declaring a huge chunk cannot make the reader take the memory; decoding
+// data of unknown size (strings) stops at the same bound.
+inline constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 34;
+inline constexpr std::size_t kMaxUnsizedDecodeBytes = kMaxChunkBytes;
 
 // A bytes-to-bytes codec (compressor or byte filter). Errors are FormatError (corrupt input) or
 // ValueError (bad parameters when encoding); messages name the codec, not the path: callers add it.
