@@ -97,16 +97,25 @@ class MemoryStore final : public KeyValueStore {
   std::map<std::string, Bytes, std::less<>> values_;
 };
 
-// Opens the Zarr group at `prefix` of `store` ("" is the root; it must hold a .zgroup, else
-// FormatError naming it). `label` starts every path() and error message ("pbmc.zarr" gives
-// "pbmc.zarr:/obs"). A group opened read-only throws IoError on any write.
+// Zarr specifics of the Group these return: children are named by one path segment (no '/',
+// '\\', NUL, ".", ".." or .z* metadata names: ValueError when writing, FormatError when reading);
+// create_group opens a group that exists; create_array and write_strings replace an array of the
+// same name (its chunks and attributes go); a group and an array never share a name. Numeric
+// arrays are written little-endian with fill_value 0, strings as "|O" with the vlen-utf8 filter in
+// one chunk (up to 2^20 strings per chunk). Reads accept what zarr-python 2 writes: either byte
+// order, C or F order, '.' or '/' separators, "|O" (vlen-utf8/-bytes), "<U{n}" and "|S{n}" strings.
+
+// Opens the Zarr group at `prefix` of `store` ("" is the root). FormatError naming the file when
+// there is no .zgroup (a Zarr v3 store, with zarr.json, is named as such) or its zarr_format is
+// not 2. `label` starts every path() and error message ("pbmc.zarr" gives "pbmc.zarr:/obs"). A
+// group opened read-only throws IoError on any write.
 std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
                                  bool writable, const std::string& prefix = "");
 // Writes the root .zgroup of `store` (and nothing else) and opens it for writing.
 std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label);
 
 // The Zarr group stored in directory `dir` (a DirectoryStore); IoError if `dir` is not a
-// directory, FormatError if it has no .zgroup.
+// directory, FormatError as above.
 std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable);
 // Creates directory `dir` with a root .zgroup. An existing empty folder is used; an existing Zarr
 // store (a folder holding .zgroup or .zarray) is emptied first only when `overwrite`; any other
