@@ -35,7 +35,7 @@ inline constexpr const char* kBinaryKind = "serial";
 
 // Hostile files declare enormous arrays; a reader that believes them must fail with bad_alloc in
 // this process rather than take the shared machine's memory. Called once, before anything runs.
-inline bool limit_address_space(std::uint64_t bytes = std::uint64_t{6} << 30) {
+inline bool limit_address_space(std::uint64_t bytes = std::uint64_t{2} << 30) {
   rlimit limit{};
   if (getrlimit(RLIMIT_AS, &limit) != 0) return false;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur <= bytes) return true;

@@ -312,6 +312,14 @@ def make(out):
     zarr_only("index_name_with_backslash", lambda f: set_attr(f["obs"], "_index", "..\\..\\escape"), "open",
               ["obs"])
 
+    # HDF5 resolves "/var/_index" from the file's root: a name from the file must not.
+    cases.mutate("h5ad", "index_name_absolute", lambda f: set_attr(f["obs"], "_index", "/var/_index"), "open",
+                 ["obs", "/var/_index"])
+    cases.mutate("h5ad", "column_name_absolute", lambda f: set_attr(f["obs"], "column-order", ["/obs/num"]),
+                 "open", ["obs", "/obs/num"])
+    cases.mutate("h5ad", "column_name_with_dotdot", lambda f: set_attr(f["obs"], "column-order", ["../X"]),
+                 "open", ["obs", "../X"])
+
     # ---- zarr chunks that do not decode (read when the chunk is computed)
     def zarr_bytes(name, key, change, stage, contains, errors=("FormatError",)):
         path = cases.copy("zarr", f"{name}_zarr")
