@@ -30,7 +30,8 @@ tessera::ChunkSpec parse_chunks(const std::string& text) {
       used = 0;
     }
     if (used != part.size() || (v < 1 && v != -1)) {
-      throw tessera::ValueError("--chunks needs R or R,C with positive whole numbers (or -1), got '" + text + "'");
+      throw tessera::ValueError(
+          "--chunks needs R or R,C with positive whole numbers (or -1), got '" + text + "'");
     }
     return v;
   };
@@ -45,10 +46,14 @@ std::string info(const tessera::AnnData& a) {
     out << "\n" << name << "\n" << tessera::chunk_table(x);
   };
   if (a.X()) table("X", *a.X());
-  const std::pair<const char*, const tessera::AlignedArrays*> maps[] = {
-      {"layers", &a.layers()}, {"obsm", &a.obsm()}, {"varm", &a.varm()}, {"obsp", &a.obsp()}, {"varp", &a.varp()}};
+  const std::pair<const char*, const tessera::AlignedArrays*> maps[] = {{"layers", &a.layers()},
+                                                                        {"obsm", &a.obsm()},
+                                                                        {"varm", &a.varm()},
+                                                                        {"obsp", &a.obsp()},
+                                                                        {"varp", &a.varp()}};
   for (const auto& [name, m] : maps) {
-    for (const auto& [k, v] : *m) table(std::string(name) + "[" + tessera::python_repr(k) + "]", v);
+    for (const auto& [k, v] : *m)
+      table(std::string(name) + "[" + tessera::python_repr(k) + "]", v);
   }
   if (a.raw() && a.raw()->X) table("raw.X", *a.raw()->X);
   return out.str();
@@ -62,11 +67,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::string info_path;
-  auto* info_cmd = app.add_subcommand("info", "Print the object (as anndata does) and each array's chunk table");
+  auto* info_cmd =
+      app.add_subcommand("info", "Print the object (as anndata does) and each array's chunk table");
   info_cmd->add_option("PATH", info_path, "An .h5ad file or .zarr directory")->required();
 
   std::string in, out, chunks, compressor = "none";
-  auto* convert_cmd = app.add_subcommand("convert", "Convert between h5ad and zarr (by suffix), chunk by chunk");
+  auto* convert_cmd =
+      app.add_subcommand("convert", "Convert between h5ad and zarr (by suffix), chunk by chunk");
   convert_cmd->add_option("IN", in, "Input .h5ad or .zarr")->required();
   convert_cmd->add_option("OUT", out, "Output .h5ad or .zarr")->required();
   convert_cmd->add_option("--chunks", chunks, "Chunks of X and layers in the output: R or R,C");

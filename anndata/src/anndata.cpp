@@ -349,7 +349,9 @@ namespace {
 bool printable(char32_t c) {
   if (c < 0x20 || c == 0x7f) return false;
   if (c >= 0x80 && c <= 0xa0) return false;
-  if (c == 0xad || c == 0x1680 || c == 0x180e || c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff) return false;
+  if (c == 0xad || c == 0x1680 || c == 0x180e || c == 0x202f || c == 0x205f || c == 0x3000 ||
+      c == 0xfeff)
+    return false;
   if (c >= 0x2000 && c <= 0x200f) return false;
   if (c >= 0x2028 && c <= 0x202e) return false;
   if (c >= 0x2060 && c <= 0x206f) return false;
@@ -381,7 +383,8 @@ char32_t decode(std::string_view text, std::size_t& i) {
 }  // namespace
 
 std::string python_repr(std::string_view text) {
-  const bool double_quotes = text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
+  const bool double_quotes =
+      text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
   const char quote = double_quotes ? '"' : '\'';
   std::string out(1, quote);
   for (std::size_t i = 0; i < text.size();) {
@@ -389,11 +392,20 @@ std::string python_repr(std::string_view text) {
     const char32_t c = decode(text, i);
     char buf[16];
     switch (c) {
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      default: break;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      default:
+        break;
     }
     if (c == static_cast<char32_t>(quote)) {
       out += '\\';

@@ -280,7 +280,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
       if (arrays[n]) {
         parts.push_back(reindex_columns(*arrays[n], where[n], fill));
       } else {  // an outer join's missing element: all fill
-        parts.push_back(fill_block({objects[n].n_obs()}, n_vars, fill, example->dtype(), example->is_sparse()));
+        parts.push_back(
+            fill_block({objects[n].n_obs()}, n_vars, fill, example->dtype(), example->is_sparse()));
       }
     }
     return concatenate(parts, 0);
@@ -326,7 +327,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     std::vector<Array> parts;
     for (const auto& a : objects) {
       if (!a.obsm().contains(key)) {
-        parts.push_back(fill_block({a.n_obs()}, width, fill, example->dtype(), example->is_sparse()));
+        parts.push_back(
+            fill_block({a.n_obs()}, width, fill, example->dtype(), example->is_sparse()));
         continue;
       }
       const Array& m = a.obsm()[key];
@@ -361,7 +363,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     }
     // varp: both axes reindexed, then merged the same way.
     std::vector<std::vector<std::string>> varp_keys;
-    for (const auto& a : objects) varp_keys.push_back(a.varp().keys());
+    for (const auto& a : objects)
+      varp_keys.push_back(a.varp().keys());
     for (const auto& key : key_union(varp_keys)) {
       std::vector<std::optional<Array>> values;
       for (std::size_t n = 0; n < count; ++n) {
@@ -371,7 +374,9 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
         }
         const Array& m = objects[n].varp()[key];
         const double fill = fill_for({&m}, o);
-        values.push_back(reindex_columns(reindex_columns(m, where[n], fill).transpose(), where[n], fill).transpose());
+        values.push_back(
+            reindex_columns(reindex_columns(m, where[n], fill).transpose(), where[n], fill)
+                .transpose());
       }
       const auto equal = [](const Array& a, const Array& b) {
         return a.shape() == b.shape() && array_equal(a.compute(), b.compute());

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <type_traits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 

@@ -130,8 +130,8 @@ Array random_sparse(Shape shape, const ChunkSpec& chunks, double density, std::u
   return Array(detail::make_random_sparse(chunks.resolve(shape, dtype), density, seed, dtype));
 }
 
-Array from_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
-                  std::string kind) {
+Array from_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype,
+                  Layout layout, std::string kind) {
   return Array(detail::make_source(std::move(source), grid, dtype, layout, std::move(kind)));
 }
 

@@ -178,8 +178,8 @@ class FromChunkNode final : public Node {
 
 class SourceNode final : public Node {
  public:
-  SourceNode(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
-             std::string kind)
+  SourceNode(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype,
+             Layout layout, std::string kind)
       : Node(std::move(kind), dtype, layout, grid, {}), source_(std::move(source)) {
     finish_fingerprint(Hasher().add(source_->identity()));
   }
@@ -187,8 +187,9 @@ class SourceNode final : public Node {
     Chunk c = source_->read(key.i, key.j, grid());
     const Shape want = grid().chunk_shape(key.i, key.j);
     if (c.shape() != want || c.dtype() != dtype() || c.layout() != layout()) {
-      throw InternalError("a chunk source returned " + to_string(c.shape()) + " " + std::string(tessera::name(c.dtype())) +
-                          " for chunk (" + std::to_string(key.i) + ", " + std::to_string(key.j) + ") of shape " +
+      throw InternalError("a chunk source returned " + to_string(c.shape()) + " " +
+                          std::string(tessera::name(c.dtype())) + " for chunk (" +
+                          std::to_string(key.i) + ", " + std::to_string(key.j) + ") of shape " +
                           to_string(want) + " " + std::string(tessera::name(dtype())));
     }
     return c;
@@ -645,8 +646,8 @@ NodePtr make_random_sparse(const ChunkGrid& grid, double density, std::uint64_t 
   return std::make_shared<RandomSparseNode>(grid, density, seed, dtype);
 }
 
-NodePtr make_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
-                    std::string kind) {
+NodePtr make_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype,
+                    Layout layout, std::string kind) {
   return std::make_shared<SourceNode>(std::move(source), grid, dtype, layout, std::move(kind));
 }
 

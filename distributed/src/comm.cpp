@@ -204,7 +204,9 @@ std::int64_t Comm::all_reduce_sum(std::int64_t value, const char* hint) const {
 
 std::vector<std::int64_t> Comm::all_gather(std::int64_t value, const char* hint) const {
   std::vector<std::int64_t> out(static_cast<std::size_t>(size_), value);
-  if (!serial_) check(MPI_Allgather(&value, 1, MPI_INT64_T, out.data(), 1, MPI_INT64_T, comm_), "MPI_Allgather", hint);
+  if (!serial_)
+    check(MPI_Allgather(&value, 1, MPI_INT64_T, out.data(), 1, MPI_INT64_T, comm_), "MPI_Allgather",
+          hint);
   return out;
 }
 

@@ -42,7 +42,9 @@ class PersistedNode final : public Node {
     return it->second;
   }
   [[nodiscard]] const OwnershipMap& map() const { return map_; }
-  [[nodiscard]] const std::map<std::pair<index_t, index_t>, Chunk>& chunks() const { return chunks_; }
+  [[nodiscard]] const std::map<std::pair<index_t, index_t>, Chunk>& chunks() const {
+    return chunks_;
+  }
 
  private:
   OwnershipMap map_;
@@ -217,7 +219,8 @@ Array Context::rebalance(const Array& array) {
   return persist(Array(std::make_shared<RebalanceNode>(array.node())));
 }
 
-std::vector<std::pair<std::pair<index_t, index_t>, Chunk>> Context::local_chunks(const Array& array) {
+std::vector<std::pair<std::pair<index_t, index_t>, Chunk>> Context::local_chunks(
+    const Array& array) {
   const auto* node = dynamic_cast<const PersistedNode*>(array.node().get());
   if (node == nullptr) return {};
   return {node->chunks().begin(), node->chunks().end()};

@@ -23,21 +23,27 @@ struct Slot {
 std::vector<Slot> slots_of(const AnnData& a) {
   std::vector<Slot> slots;
   if (a.X()) slots.push_back({"", "X", *a.X()});
-  const std::pair<const char*, const AlignedArrays*> maps[] = {
-      {"layers", &a.layers()}, {"obsm", &a.obsm()}, {"varm", &a.varm()}, {"obsp", &a.obsp()}, {"varp", &a.varp()}};
+  const std::pair<const char*, const AlignedArrays*> maps[] = {{"layers", &a.layers()},
+                                                               {"obsm", &a.obsm()},
+                                                               {"varm", &a.varm()},
+                                                               {"obsp", &a.obsp()},
+                                                               {"varp", &a.varp()}};
   for (const auto& [group, m] : maps) {
-    for (const auto& [k, v] : *m) slots.push_back({group, k, v});
+    for (const auto& [k, v] : *m)
+      slots.push_back({group, k, v});
   }
   if (a.raw()) {
     if (a.raw()->X) slots.push_back({"raw", "X", *a.raw()->X});
-    for (const auto& [k, v] : a.raw()->varm) slots.push_back({"raw/varm", k, v});
+    for (const auto& [k, v] : a.raw()->varm)
+      slots.push_back({"raw/varm", k, v});
   }
   return slots;
 }
 
 std::unique_ptr<Group> open_path(Group& root, const std::string& path) {
   std::unique_ptr<Group> g = root.group(path.substr(0, path.find('/')));
-  if (const auto slash = path.find('/'); slash != std::string::npos) return g->group(path.substr(slash + 1));
+  if (const auto slash = path.find('/'); slash != std::string::npos)
+    return g->group(path.substr(slash + 1));
   return g;
 }
 
@@ -81,16 +87,19 @@ Shape file_chunks(const Slot& s, const WriteOptions& options) {
 
 // The array laid out for writing: regular chunks of `chunks` (the file's chunk boxes).
 Array as_file_chunks(const Array& a, Shape chunks) {
-  const ChunkGrid want = ChunkGrid::regular(a.shape(), std::max<index_t>(chunks.rows, 1), std::max<index_t>(chunks.cols, 1));
+  const ChunkGrid want = ChunkGrid::regular(a.shape(), std::max<index_t>(chunks.rows, 1),
+                                            std::max<index_t>(chunks.cols, 1));
   return want == a.chunks() ? a : a.rechunk(want);
 }
 
 std::string random_token() {
   std::random_device device;
-  std::mt19937_64 gen(device() ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::mt19937_64 gen(device() ^ static_cast<std::uint64_t>(
+                                     std::chrono::steady_clock::now().time_since_epoch().count()));
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;
-  for (int i = 0; i < 12; ++i) s += kDigits[gen() % 16];
+  for (int i = 0; i < 12; ++i)
+    s += kDigits[gen() % 16];
   return s;
 }
 
@@ -120,7 +129,9 @@ void on_root(Context& ctx, int root, const char* what, const std::function<void(
   std::vector<std::byte> shared = string_to_bytes(message);
   ctx.comm().broadcast(shared, root, what);
   if (error) std::rethrow_exception(error);
-  if (!shared.empty()) throw IoError(std::string(what) + " failed on rank " + std::to_string(root) + ": " + bytes_to_string(shared));
+  if (!shared.empty())
+    throw IoError(std::string(what) + " failed on rank " + std::to_string(root) + ": " +
+                  bytes_to_string(shared));
 }
 
 // Runs `action` on every rank; if it fails anywhere, every rank throws (the failing rank its own
@@ -136,13 +147,15 @@ void on_all(Context& ctx, const char* what, const std::function<void()>& action)
   }
   // The highest failing rank, plus one (0: none failed). A rank that failed on its own comes
   // after those that only followed it (maybe_fail), so its message is the one shared.
-  const std::uint64_t failed = ctx.comm().all_reduce_max(error ? static_cast<std::uint64_t>(ctx.rank()) + 1 : 0, what);
+  const std::uint64_t failed =
+      ctx.comm().all_reduce_max(error ? static_cast<std::uint64_t>(ctx.rank()) + 1 : 0, what);
   if (failed == 0) return;
   const int source = static_cast<int>(failed - 1);
   std::vector<std::byte> shared = string_to_bytes(message);
   ctx.comm().broadcast(shared, source, what);
   if (error) std::rethrow_exception(error);
-  throw IoError(std::string(what) + " failed on rank " + std::to_string(source) + ": " + bytes_to_string(shared));
+  throw IoError(std::string(what) + " failed on rank " + std::to_string(source) + ": " +
+                bytes_to_string(shared));
 }
 
 // Test hook: TESSERA_TEST_FAIL_WRITE=<slot> makes the last rank fail while writing that slot,
@@ -168,16 +181,21 @@ struct Prepared {
   std::vector<std::int64_t> nnz_by_rank;
   Chunk whole;  // zarr sparse: the whole matrix on rank 0
 
-  static NodePtr nullptr_node() { return from_chunk(Chunk::dense(DType::float64, {0, 0}), ChunkSpec(1, 1)).node(); }
+  static NodePtr nullptr_node() {
+    return from_chunk(Chunk::dense(DType::float64, {0, 0}), ChunkSpec(1, 1)).node();
+  }
 };
 
-void write_file(const AnnData& a, const std::filesystem::path& path, Context& ctx, const WriteOptions& options,
-                Format format) {
+void write_file(const AnnData& a, const std::filesystem::path& path, Context& ctx,
+                const WriteOptions& options, Format format) {
   // A temporary sibling, named the same on every rank, renamed into place at the very end.
-  std::vector<std::byte> token = ctx.rank() == 0 ? string_to_bytes(random_token()) : std::vector<std::byte>{};
+  std::vector<std::byte> token =
+      ctx.rank() == 0 ? string_to_bytes(random_token()) : std::vector<std::byte>{};
   ctx.comm().broadcast(token, 0, "naming the temporary file");
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const std::filesystem::path temp = dir / ("." + path.filename().string() + ".tessera-" + bytes_to_string(token));
+  const std::filesystem::path dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const std::filesystem::path temp =
+      dir / ("." + path.filename().string() + ".tessera-" + bytes_to_string(token));
   const auto cleanup = [&] {
     if (ctx.rank() == 0) {
       std::error_code ignored;
@@ -200,7 +218,8 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
         // Whole rows in chunk-row blocks on their default owners: each rank's rows are one
         // contiguous range, and its non-zeros one contiguous slice of data and indices.
         const Shape shape = s.array.shape();
-        const Array rows = s.array.rechunk(ChunkSpec(s.array.chunks().sizes(0), std::vector<index_t>{shape.cols}));
+        const Array rows =
+            s.array.rechunk(ChunkSpec(s.array.chunks().sizes(0), std::vector<index_t>{shape.cols}));
         p.persisted = ctx.rebalance(rows);
         std::vector<Chunk> mine;
         bool first = true;
@@ -209,8 +228,10 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
           first = false;
           mine.push_back(chunk);
         }
-        p.local = mine.empty() ? Chunk() : assemble_blocks(mine, static_cast<index_t>(mine.size()), 1);
-        p.nnz_by_rank = ctx.comm().all_gather(mine.empty() ? 0 : p.local.nnz(), "counting non-zeros");
+        p.local =
+            mine.empty() ? Chunk() : assemble_blocks(mine, static_cast<index_t>(mine.size()), 1);
+        p.nnz_by_rank =
+            ctx.comm().all_gather(mine.empty() ? 0 : p.local.nnz(), "counting non-zeros");
         if (mine.empty()) p.first_row = -1;
       }
       prepared.push_back(std::move(p));
@@ -220,19 +241,23 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     on_root(ctx, 0, "writing the file structure", [&] {
       std::error_code ignored;
       std::filesystem::remove_all(temp, ignored);
-      std::unique_ptr<Group> root = format == Format::h5ad ? create_h5(temp.string()) : create_zarr(temp);
+      std::unique_ptr<Group> root =
+          format == Format::h5ad ? create_h5(temp.string()) : create_zarr(temp);
       write_skeleton(*root, a);
       for (const Prepared& p : prepared) {
         std::unique_ptr<Group> holder;
         Group& parent = parent_of(*root, p.slot.group, holder);
         if (!p.sparse) {
-          detail::create_dense(parent, p.slot.name, p.slot.array.shape(), p.slot.array.dtype(), p.chunks, options.compression);
+          detail::create_dense(parent, p.slot.name, p.slot.array.shape(), p.slot.array.dtype(),
+                               p.chunks, options.compression);
         } else if (format == Format::zarr) {
           detail::write_chunk_array(parent, p.slot.name, p.whole, options.compression);
         } else {
           index_t nnz = 0;
-          for (auto n : p.nnz_by_rank) nnz += n;
-          detail::create_csr(parent, p.slot.name, p.slot.array.shape(), p.slot.array.dtype(), nnz, options.compression);
+          for (auto n : p.nnz_by_rank)
+            nnz += n;
+          detail::create_csr(parent, p.slot.name, p.slot.array.shape(), p.slot.array.dtype(), nnz,
+                             options.compression);
         }
       }
       root->flush();
@@ -256,18 +281,22 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
           const ChunkGrid& grid = p.persisted.chunks();
           for (const auto& [ij, chunk] : Context::local_chunks(p.persisted)) {
             const auto [i, j] = ij;
-            blocks.push_back({Box{{grid.chunk_offset(0, i), grid.chunk_offset(1, j)}, {chunk.rows(), chunk.cols()}}, chunk});
+            blocks.push_back({Box{{grid.chunk_offset(0, i), grid.chunk_offset(1, j)},
+                                  {chunk.rows(), chunk.cols()}},
+                              chunk});
           }
           parent.write_blocks(p.slot.name, blocks);
         } else if (format == Format::h5ad) {
           auto g = parent.group(p.slot.name);
           const DType index_dtype = detail::csr_index_dtype(p.slot.array.shape(), [&] {
             index_t n = 0;
-            for (auto v : p.nnz_by_rank) n += v;
+            for (auto v : p.nnz_by_rank)
+              n += v;
             return n;
           }());
           index_t offset = 0;
-          for (int r = 0; r < ctx.rank(); ++r) offset += p.nnz_by_rank[r];
+          for (int r = 0; r < ctx.rank(); ++r)
+            offset += p.nnz_by_rank[r];
           std::vector<std::pair<Box, Chunk>> data, indices, indptr;
           if (p.first_row >= 0) {
             const Chunk& c = p.local;
@@ -275,20 +304,30 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
             const index_t nnz = c.nnz();
             if (nnz > 0) {
               std::vector<index_t> idx(c.indices() + ip.front(), c.indices() + ip.back());
-              indices.push_back({Box{{offset}, {nnz}}, Chunk::from_values<index_t>({1, nnz}, std::move(idx)).astype(index_dtype)});
+              indices.push_back(
+                  {Box{{offset}, {nnz}},
+                   Chunk::from_values<index_t>({1, nnz}, std::move(idx)).astype(index_dtype)});
               const Chunk values = c.deep_copy();
-              data.push_back({Box{{offset}, {nnz}}, Chunk::dense_view(c.dtype(), {1, nnz}, values.buffer(), 0, nnz)});
+              data.push_back({Box{{offset}, {nnz}},
+                              Chunk::dense_view(c.dtype(), {1, nnz}, values.buffer(), 0, nnz)});
             }
-            // Rows first_row … first_row + rows - 1, plus the end offset when these are the last rows.
+            // Rows first_row … first_row + rows - 1, plus the end offset when these are the last
+            // rows.
             const bool last = p.first_row + c.rows() == p.slot.array.shape().rows;
             const index_t n = c.rows() + (last ? 1 : 0);
             std::vector<index_t> ptr(static_cast<std::size_t>(n));
-            for (index_t k = 0; k < n; ++k) ptr[k] = ip[k] - ip.front() + offset;
-            if (n > 0) indptr.push_back({Box{{p.first_row}, {n}}, Chunk::from_values<index_t>({1, n}, std::move(ptr)).astype(index_dtype)});
+            for (index_t k = 0; k < n; ++k)
+              ptr[k] = ip[k] - ip.front() + offset;
+            if (n > 0)
+              indptr.push_back(
+                  {Box{{p.first_row}, {n}},
+                   Chunk::from_values<index_t>({1, n}, std::move(ptr)).astype(index_dtype)});
           }
           const bool empty_rows = p.slot.array.shape().rows == 0 && ctx.rank() == 0;
           if (empty_rows) {
-            indptr.push_back({Box{{0}, {1}}, Chunk::from_values<index_t>({1, 1}, std::vector<index_t>{0}).astype(index_dtype)});
+            indptr.push_back(
+                {Box{{0}, {1}},
+                 Chunk::from_values<index_t>({1, 1}, std::vector<index_t>{0}).astype(index_dtype)});
           }
           g->write_blocks("data", data);
           g->write_blocks("indices", indices);
@@ -310,9 +349,12 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
   }
 }
 
-AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOptions& options, Format format) {
+AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOptions& options,
+                  Format format) {
   if (!std::filesystem::exists(path)) throw IoError(path.string() + ": no such file or directory");
-  std::shared_ptr<const Group> root = format == Format::h5ad ? std::shared_ptr<const Group>(open_h5(path.string(), false)) : std::shared_ptr<const Group>(open_zarr(path, false));
+  std::shared_ptr<const Group> root =
+      format == Format::h5ad ? std::shared_ptr<const Group>(open_h5(path.string(), false))
+                             : std::shared_ptr<const Group>(open_zarr(path, false));
   AnnData a = read_anndata(root, options);
   if (!options.lazy) return a.to_memory(ctx);
   return a;
@@ -322,7 +364,8 @@ AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOpt
 
 Format format_of(const std::filesystem::path& path) {
   std::filesystem::path p = path;
-  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing slash
+  while (!p.empty() && p.filename().empty())
+    p = p.parent_path();  // trailing slash
   const std::string ext = p.extension().string();
   if (ext == ".h5ad" || ext == ".h5" || ext == ".hdf5") return Format::h5ad;
   if (ext == ".zarr") return Format::zarr;
@@ -340,7 +383,8 @@ void write_anndata(Group& group, const AnnData& adata, const WriteOptions& optio
     } else {
       const Shape chunks = file_chunks(s, options);
       detail::create_dense(parent, s.name, data.shape(), data.dtype(), chunks, options.compression);
-      if (data.shape().size() > 0) parent.write(s.name, Box{{0, 0}, {data.rows(), data.cols()}}, data);
+      if (data.shape().size() > 0)
+        parent.write(s.name, Box{{0, 0}, {data.rows(), data.cols()}}, data);
     }
   }
 }
@@ -350,7 +394,8 @@ AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& optio
   if (attrs.contains("encoding-type")) {
     const Json& type = attrs.at("encoding-type");
     if (!type.is_string() || type.get<std::string>() != "anndata") {
-      throw FormatError(root->path() + ": encoding-type " + type.dump() + " is not an AnnData object");
+      throw FormatError(root->path() + ": encoding-type " + type.dump() +
+                        " is not an AnnData object");
     }
     const Json version = attrs.value("encoding-version", Json("0.1.0"));
     if (!version.is_string() || version.get<std::string>() != "0.1.0") {
@@ -359,7 +404,8 @@ AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& optio
   }
   for (const char* required : {"obs", "var"}) {
     if (!root->has_group(required)) {
-      throw FormatError(root->path() + ": not an AnnData store (no '" + std::string(required) + "' group)");
+      throw FormatError(root->path() + ": not an AnnData store (no '" + std::string(required) +
+                        "' group)");
     }
   }
   AnnData a(detail::read_dataframe(*root, "obs"), detail::read_dataframe(*root, "var"));
@@ -368,20 +414,24 @@ AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& optio
     try {
       action();
     } catch (const ShapeError& e) {
-      throw FormatError(root->path() + (root->path().ends_with('/') ? "" : "/") + element + ": " + e.what());
+      throw FormatError(root->path() + (root->path().ends_with('/') ? "" : "/") + element + ": " +
+                        e.what());
     }
   };
   if (root->has_array("X") || root->has_group("X")) {
     place("X", [&] { a.set_X(detail::read_matrix(root, "X", options)); });
   }
-  const std::pair<const char*, AlignedArrays*> maps[] = {{"layers", &a.layers()}, {"obsm", &a.obsm()},
-                                                          {"varm", &a.varm()},     {"obsp", &a.obsp()},
-                                                          {"varp", &a.varp()}};
+  const std::pair<const char*, AlignedArrays*> maps[] = {{"layers", &a.layers()},
+                                                         {"obsm", &a.obsm()},
+                                                         {"varm", &a.varm()},
+                                                         {"obsp", &a.obsp()},
+                                                         {"varp", &a.varp()}};
   for (const auto& [name, m] : maps) {
     if (!root->has_group(name)) continue;
     const std::shared_ptr<const Group> g = root->group(name);
     for (const auto& key : g->children()) {
-      place(std::string(name) + "/" + key, [&] { m->set(key, detail::read_matrix(g, key, options)); });
+      place(std::string(name) + "/" + key,
+            [&] { m->set(key, detail::read_matrix(g, key, options)); });
     }
   }
   if (root->has_group("uns")) a.uns() = detail::read_mapping(*root->group("uns"), "uns");
@@ -403,11 +453,13 @@ AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& optio
   return a;
 }
 
-void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx, const WriteOptions& options) {
+void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+                const WriteOptions& options) {
   write_file(adata, path, ctx, options, Format::h5ad);
 }
 
-void write_zarr(const AnnData& adata, const std::filesystem::path& path, Context& ctx, const WriteOptions& options) {
+void write_zarr(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+                const WriteOptions& options) {
   write_file(adata, path, ctx, options, Format::zarr);
 }
 
@@ -419,7 +471,8 @@ AnnData read_zarr(const std::filesystem::path& path, Context& ctx, const ReadOpt
   return read_file(path, ctx, options, Format::zarr);
 }
 
-void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx, const WriteOptions& options) {
+void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+           const WriteOptions& options) {
   write_file(adata, path, ctx, options, format_of(path));
 }
 

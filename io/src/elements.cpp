@@ -22,36 +22,44 @@ std::string where(const Group& parent, const std::string& name) {
   throw FormatError(where(parent, name) + ": " + problem);
 }
 
-std::string text_attribute(const Json& attrs, const char* key, const Group& parent, const std::string& name) {
+std::string text_attribute(const Json& attrs, const char* key, const Group& parent,
+                           const std::string& name) {
   if (!attrs.contains(key)) bad(parent, name, std::string("missing attribute '") + key + "'");
   const Json& v = attrs.at(key);
-  if (!v.is_string()) bad(parent, name, std::string("attribute '") + key + "' must be a string, got " + v.dump());
+  if (!v.is_string())
+    bad(parent, name, std::string("attribute '") + key + "' must be a string, got " + v.dump());
   return v.get<std::string>();
 }
 
-std::vector<index_t> one_dim_chunks(index_t n) { return {std::clamp<index_t>(n, 1, kOneDimChunk)}; }
+std::vector<index_t> one_dim_chunks(index_t n) {
+  return {std::clamp<index_t>(n, 1, kOneDimChunk)};
+}
 
 // Elements read whole (indexes, columns, uns values, codes, indptr) are small in any real file; a
 // header claiming more is refused before anything is allocated or iterated.
 constexpr index_t kMaxWholeRead = index_t{1} << 31;
 
-const ArrayMeta& whole_read_ok(const ArrayMeta& meta, const Group& parent, const std::string& name) {
+const ArrayMeta& whole_read_ok(const ArrayMeta& meta, const Group& parent,
+                               const std::string& name) {
   index_t n = 1;
   for (index_t s : meta.shape) {
     if (s < 0 || (s > 0 && n > kMaxWholeRead / s)) bad(parent, name, "claims an impossible size");
     n *= s;
   }
   if (n > kMaxWholeRead) {
-    bad(parent, name, "claims " + std::to_string(n) + " elements, more than an element read whole may hold (" +
-                          std::to_string(kMaxWholeRead) + ")");
+    bad(parent, name,
+        "claims " + std::to_string(n) + " elements, more than an element read whole may hold (" +
+            std::to_string(kMaxWholeRead) + ")");
   }
   return meta;
 }
 
-void check_version(const Group& parent, const std::string& name, const Encoding& e, const char* expected) {
+void check_version(const Group& parent, const std::string& name, const Encoding& e,
+                   const char* expected) {
   if (e.version != expected) {
-    bad(parent, name, "encoding-type '" + e.type + "' with unsupported encoding-version '" + e.version +
-                          "' (this reader knows " + expected + ")");
+    bad(parent, name,
+        "encoding-type '" + e.type + "' with unsupported encoding-version '" + e.version +
+            "' (this reader knows " + expected + ")");
   }
 }
 
@@ -89,11 +97,13 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
       bool ordered = false;
       if (attrs.contains("ordered")) {
         const Json& o = attrs.at("ordered");
-        if (!o.is_boolean() && !o.is_number_integer()) bad(frame, name, "attribute 'ordered' must be a bool");
+        if (!o.is_boolean() && !o.is_number_integer())
+          bad(frame, name, "attribute 'ordered' must be a bool");
         ordered = o.is_boolean() ? o.get<bool>() : o.get<int>() != 0;
       }
       const ArrayMeta codes_meta = whole_read_ok(g->array_meta("codes"), *g, "codes");
-      if (codes_meta.is_string() || codes_meta.shape.size() != 1 || !is_signed_int(*codes_meta.dtype)) {
+      if (codes_meta.is_string() || codes_meta.shape.size() != 1 ||
+          !is_signed_int(*codes_meta.dtype)) {
         bad(*g, "codes", "categorical codes must be a one-dimensional signed integer array");
       }
       const ArrayMeta cat_meta = whole_read_ok(g->array_meta("categories"), *g, "categories");
@@ -101,7 +111,8 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
       Column categories = cat_meta.is_string() ? Column::strings(g->read_strings("categories"))
                                                : Column::values(g->read_all("categories"));
       try {
-        column = Column::categorical_from_codes(g->read_all("codes"), std::move(categories), ordered);
+        column =
+            Column::categorical_from_codes(g->read_all("codes"), std::move(categories), ordered);
       } catch (const Error& err) {
         bad(frame, name, err.what());
       }
@@ -113,17 +124,22 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
       std::vector<bool> mask(static_cast<std::size_t>(values.shape().size()), false);
       if (g->has_array("mask")) {
         const Chunk m = g->read_all("mask").astype(DType::boolean);
-        if (m.shape().size() != values.shape().size()) bad(frame, name, "mask and values differ in length");
-        for (index_t i = 0; i < m.cols(); ++i) mask[i] = m.value_at(0, i) != 0;
+        if (m.shape().size() != values.shape().size())
+          bad(frame, name, "mask and values differ in length");
+        for (index_t i = 0; i < m.cols(); ++i)
+          mask[i] = m.value_at(0, i) != 0;
       }
       const bool boolean = e.type == "nullable-boolean";
-      if (boolean != (values.dtype() == DType::boolean) || (!boolean && !is_integer(values.dtype()))) {
-        bad(frame, name, e.type + " values have dtype " + std::string(tessera::name(values.dtype())));
+      if (boolean != (values.dtype() == DType::boolean) ||
+          (!boolean && !is_integer(values.dtype()))) {
+        bad(frame, name,
+            e.type + " values have dtype " + std::string(tessera::name(values.dtype())));
       }
       column = Column::nullable(values, std::move(mask));
     } else {
-      bad(frame, name, e.type.empty() ? "a group without encoding-type cannot be a column"
-                                      : "unknown column encoding-type '" + e.type + "'");
+      bad(frame, name,
+          e.type.empty() ? "a group without encoding-type cannot be a column"
+                         : "unknown column encoding-type '" + e.type + "'");
     }
   } else if (frame.has_array(name)) {
     const ArrayMeta meta = whole_read_ok(frame.array_meta(name), frame, name);
@@ -131,12 +147,15 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
     if (!e.type.empty() && e.type != "array" && e.type != "string-array") {
       bad(frame, name, "unknown column encoding-type '" + e.type + "'");
     }
-    column = meta.is_string() ? Column::strings(frame.read_strings(name)) : Column::values(frame.read_all(name));
+    column = meta.is_string() ? Column::strings(frame.read_strings(name))
+                              : Column::values(frame.read_all(name));
   } else {
     bad(frame, name, "column listed in column-order is missing");
   }
   if (column.size() != rows) {
-    bad(frame, name, "column has " + std::to_string(column.size()) + " values but the index has " + std::to_string(rows));
+    bad(frame, name,
+        "column has " + std::to_string(column.size()) + " values but the index has " +
+            std::to_string(rows));
   }
   return column;
 }
@@ -144,8 +163,12 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
 // A dense matrix read box by box.
 class DenseSource final : public ChunkSource {
  public:
-  DenseSource(std::shared_ptr<const Group> parent, std::string name, DType dtype, std::string identity)
-      : parent_(std::move(parent)), name_(std::move(name)), dtype_(dtype), identity_(std::move(identity)) {}
+  DenseSource(std::shared_ptr<const Group> parent, std::string name, DType dtype,
+              std::string identity)
+      : parent_(std::move(parent)),
+        name_(std::move(name)),
+        dtype_(dtype),
+        identity_(std::move(identity)) {}
   [[nodiscard]] Chunk read(index_t i, index_t j, const ChunkGrid& grid) const override {
     const Shape s = grid.chunk_shape(i, j);
     Box box{{grid.chunk_offset(0, i), grid.chunk_offset(1, j)}, {s.rows, s.cols}};
@@ -165,16 +188,22 @@ class DenseSource final : public ChunkSource {
 // and data, validated (indices in range) before use.
 class CsrSource final : public ChunkSource {
  public:
-  CsrSource(std::shared_ptr<const Group> group, std::shared_ptr<const std::vector<index_t>> indptr, index_t cols,
-            DType dtype, std::string identity)
-      : group_(std::move(group)), indptr_(std::move(indptr)), cols_(cols), dtype_(dtype), identity_(std::move(identity)) {}
+  CsrSource(std::shared_ptr<const Group> group, std::shared_ptr<const std::vector<index_t>> indptr,
+            index_t cols, DType dtype, std::string identity)
+      : group_(std::move(group)),
+        indptr_(std::move(indptr)),
+        cols_(cols),
+        dtype_(dtype),
+        identity_(std::move(identity)) {}
   [[nodiscard]] Chunk read(index_t i, index_t /*j*/, const ChunkGrid& grid) const override {
     const index_t r0 = grid.chunk_offset(0, i), r1 = grid.chunk_offset(0, i + 1);
     const index_t p0 = (*indptr_)[r0], p1 = (*indptr_)[r1];
     std::vector<index_t> indptr(indptr_->begin() + r0, indptr_->begin() + r1 + 1);
-    for (auto& v : indptr) v -= p0;
+    for (auto& v : indptr)
+      v -= p0;
     std::vector<index_t> indices;
-    std::shared_ptr<Buffer> values = Buffer::allocate(static_cast<std::size_t>(p1 - p0) * itemsize(dtype_));
+    std::shared_ptr<Buffer> values =
+        Buffer::allocate(static_cast<std::size_t>(p1 - p0) * itemsize(dtype_));
     if (p1 > p0) {
       const Box box{{p0}, {p1 - p0}};
       const Chunk idx = group_->read("indices", box).astype(DType::int64);
@@ -184,9 +213,11 @@ class CsrSource final : public ChunkSource {
       std::memcpy(values->data(), data.raw_row(0), values->size());
     }
     try {
-      return Chunk::csr(dtype_, {r1 - r0, cols_}, std::move(indptr), std::move(indices), std::move(values));
+      return Chunk::csr(dtype_, {r1 - r0, cols_}, std::move(indptr), std::move(indices),
+                        std::move(values));
     } catch (const Error& e) {
-      throw FormatError(group_->path() + ": rows " + std::to_string(r0) + " to " + std::to_string(r1) + ": " + e.what());
+      throw FormatError(group_->path() + ": rows " + std::to_string(r0) + " to " +
+                        std::to_string(r1) + ": " + e.what());
     }
   }
   [[nodiscard]] std::string identity() const override { return identity_; }
@@ -205,8 +236,8 @@ index_t rows_per_chunk(index_t rows, double bytes_per_row, index_t target) {
   return std::clamp<index_t>(per, 1, rows);
 }
 
-Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string& name, const Encoding& e,
-                  const ReadOptions& options) {
+Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string& name,
+                  const Encoding& e, const ReadOptions& options) {
   check_version(*parent, name, e, "0.1.0");
   std::shared_ptr<const Group> g = parent->group(name);
   const Shape shape = shape_attribute(g->attributes(), *parent, name);
@@ -215,20 +246,25 @@ Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string&
   auto indptr = std::make_shared<std::vector<index_t>>(read_indices(*g, "indptr"));
   const ArrayMeta data_meta = g->array_meta("data");
   const ArrayMeta indices_meta = g->array_meta("indices");
-  if (data_meta.is_string() || data_meta.shape.size() != 1) bad(*g, "data", "must be a one-dimensional numeric array");
+  if (data_meta.is_string() || data_meta.shape.size() != 1)
+    bad(*g, "data", "must be a one-dimensional numeric array");
   if (indices_meta.shape.size() != 1) bad(*g, "indices", "must be one-dimensional");
   if (static_cast<index_t>(indptr->size()) != major + 1) {
-    bad(*g, "indptr", "has " + std::to_string(indptr->size()) + " entries but shape " + to_string(shape) + " needs " +
-                          std::to_string(major + 1));
+    bad(*g, "indptr",
+        "has " + std::to_string(indptr->size()) + " entries but shape " + to_string(shape) +
+            " needs " + std::to_string(major + 1));
   }
-  if (indptr->front() != 0) bad(*g, "indptr", "must start at 0, starts at " + std::to_string(indptr->front()));
+  if (indptr->front() != 0)
+    bad(*g, "indptr", "must start at 0, starts at " + std::to_string(indptr->front()));
   for (std::size_t n = 1; n < indptr->size(); ++n) {
-    if ((*indptr)[n] < (*indptr)[n - 1]) bad(*g, "indptr", "decreases at position " + std::to_string(n));
+    if ((*indptr)[n] < (*indptr)[n - 1])
+      bad(*g, "indptr", "decreases at position " + std::to_string(n));
   }
   const index_t nnz = indptr->back();
   if (nnz != data_meta.shape[0] || nnz != indices_meta.shape[0]) {
-    bad(*g, "indptr", "ends at " + std::to_string(nnz) + " but data has " + std::to_string(data_meta.shape[0]) +
-                          " and indices " + std::to_string(indices_meta.shape[0]) + " entries");
+    bad(*g, "indptr",
+        "ends at " + std::to_string(nnz) + " but data has " + std::to_string(data_meta.shape[0]) +
+            " and indices " + std::to_string(indices_meta.shape[0]) + " entries");
   }
   const DType dtype = *data_meta.dtype;
   if (csc) {
@@ -237,31 +273,42 @@ Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string&
     const Chunk t = source.read(0, 0, ChunkGrid({major}, {minor}));
     const ChunkSpec whole(std::max<index_t>(major, 1), std::max<index_t>(minor, 1));
     const Chunk m = from_chunk(t, whole).transpose().compute();
-    return from_chunk(m, ChunkSpec(std::max<index_t>(shape.rows, 1), std::max<index_t>(shape.cols, 1)));
+    return from_chunk(
+        m, ChunkSpec(std::max<index_t>(shape.rows, 1), std::max<index_t>(shape.cols, 1)));
   }
-  const double bytes_per_row =
-      shape.rows == 0 ? 1.0 : static_cast<double>(nnz) * static_cast<double>(itemsize(dtype) + 8) / static_cast<double>(shape.rows);
+  const double bytes_per_row = shape.rows == 0 ? 1.0
+                                               : static_cast<double>(nnz) *
+                                                     static_cast<double>(itemsize(dtype) + 8) /
+                                                     static_cast<double>(shape.rows);
   const index_t step = rows_per_chunk(shape.rows, bytes_per_row, options.chunk_bytes);
   const ChunkGrid grid = ChunkGrid::regular(shape, step, std::max<index_t>(shape.cols, 1));
-  auto source = std::make_shared<CsrSource>(g, indptr, shape.cols, dtype,
-                                            g->path() + " nnz=" + std::to_string(nnz) + " " + to_string(shape));
+  auto source = std::make_shared<CsrSource>(
+      g, indptr, shape.cols, dtype,
+      g->path() + " nnz=" + std::to_string(nnz) + " " + to_string(shape));
   return from_source(source, grid, dtype, Layout::csr, "read-csr");
 }
 
-Array read_dense(const std::shared_ptr<const Group>& parent, const std::string& name, const ReadOptions& options) {
+Array read_dense(const std::shared_ptr<const Group>& parent, const std::string& name,
+                 const ReadOptions& options) {
   const ArrayMeta meta = parent->array_meta(name);
   if (meta.is_string()) bad(*parent, name, "a matrix cannot hold strings");
   if (meta.shape.size() != 2) {
-    bad(*parent, name, "a matrix must be two-dimensional, got " + std::to_string(meta.shape.size()) + " dimensions");
+    bad(*parent, name,
+        "a matrix must be two-dimensional, got " + std::to_string(meta.shape.size()) +
+            " dimensions");
   }
   const Shape shape{meta.shape[0], meta.shape[1]};
   const DType dtype = *meta.dtype;
-  // Whole rows in chunks near the byte target, a multiple of the file's chunk rows when it has some.
+  // Whole rows in chunks near the byte target, a multiple of the file's chunk rows when it has
+  // some.
   const double row_bytes = static_cast<double>(shape.cols) * static_cast<double>(itemsize(dtype));
   index_t rows = rows_per_chunk(shape.rows, row_bytes, options.chunk_bytes);
-  if (meta.chunks.size() == 2 && meta.chunks[0] > 0 && rows > meta.chunks[0]) rows -= rows % meta.chunks[0];
-  const ChunkGrid grid = ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(shape.cols, 1));
-  auto source = std::make_shared<DenseSource>(parent, name, dtype, where(*parent, name) + " " + to_string(shape));
+  if (meta.chunks.size() == 2 && meta.chunks[0] > 0 && rows > meta.chunks[0])
+    rows -= rows % meta.chunks[0];
+  const ChunkGrid grid =
+      ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(shape.cols, 1));
+  auto source = std::make_shared<DenseSource>(parent, name, dtype,
+                                              where(*parent, name) + " " + to_string(shape));
   return from_source(source, grid, dtype, Layout::dense, "read-dense");
 }
 
@@ -277,8 +324,10 @@ Encoding encoding_of(const Group& parent, const std::string& name) {
     bad(parent, name, "no such element");
   }
   Encoding e;
-  if (attrs.contains("encoding-type")) e.type = text_attribute(attrs, "encoding-type", parent, name);
-  if (attrs.contains("encoding-version")) e.version = text_attribute(attrs, "encoding-version", parent, name);
+  if (attrs.contains("encoding-type"))
+    e.type = text_attribute(attrs, "encoding-type", parent, name);
+  if (attrs.contains("encoding-version"))
+    e.version = text_attribute(attrs, "encoding-version", parent, name);
   return e;
 }
 
@@ -302,24 +351,28 @@ Chunk as_row(const Chunk& values) {
   return Chunk::dense_view(c.dtype(), {1, n}, c.buffer(), 0, n).deep_copy();
 }
 
-void write_chunk_array(Group& parent, const std::string& name, const Chunk& data, const Compression& compression) {
+void write_chunk_array(Group& parent, const std::string& name, const Chunk& data,
+                       const Compression& compression) {
   if (data.is_sparse()) {
     create_csr(parent, name, data.shape(), data.dtype(), data.nnz(), compression);
     auto g = parent.group(name);
     const DType index_dtype = csr_index_dtype(data.shape(), data.nnz());
     const auto p = data.indptr();
     std::vector<index_t> indptr(p.begin(), p.end());
-    for (auto& v : indptr) v -= p.front();
+    for (auto& v : indptr)
+      v -= p.front();
     const index_t nnz = data.nnz();
     if (nnz > 0) {
       std::vector<index_t> indices(data.indices() + p.front(), data.indices() + p.back());
-      g->write("indices", Box{{0}, {nnz}}, Chunk::from_values<index_t>({1, nnz}, std::move(indices)).astype(index_dtype));
+      g->write("indices", Box{{0}, {nnz}},
+               Chunk::from_values<index_t>({1, nnz}, std::move(indices)).astype(index_dtype));
       const Chunk values = data.block(0, data.rows(), 0, data.cols()).deep_copy();
       auto buf = values.buffer();
       g->write("data", Box{{0}, {nnz}}, Chunk::dense_view(data.dtype(), {1, nnz}, buf, 0, nnz));
     }
     const auto n = static_cast<index_t>(indptr.size());
-    g->write("indptr", Box{{0}, {n}}, Chunk::from_values<index_t>({1, n}, std::move(indptr)).astype(index_dtype));
+    g->write("indptr", Box{{0}, {n}},
+             Chunk::from_values<index_t>({1, n}, std::move(indptr)).astype(index_dtype));
     return;
   }
   create_dense(parent, name, data.shape(), data.dtype(), data.shape(), compression);
@@ -340,12 +393,16 @@ void create_csr(Group& parent, const std::string& name, Shape shape, DType dtype
   const DType index_dtype = csr_index_dtype(shape, nnz);
   g->create_array("data", ArrayMeta{{nnz}, dtype, one_dim_chunks(nnz)}, compression);
   g->create_array("indices", ArrayMeta{{nnz}, index_dtype, one_dim_chunks(nnz)}, compression);
-  g->create_array("indptr", ArrayMeta{{shape.rows + 1}, index_dtype, one_dim_chunks(shape.rows + 1)}, compression);
+  g->create_array("indptr",
+                  ArrayMeta{{shape.rows + 1}, index_dtype, one_dim_chunks(shape.rows + 1)},
+                  compression);
 }
 
 void create_dense(Group& parent, const std::string& name, Shape shape, DType dtype, Shape chunks,
                   const Compression& compression) {
-  ArrayMeta meta{{shape.rows, shape.cols}, dtype, {std::max<index_t>(chunks.rows, 1), std::max<index_t>(chunks.cols, 1)}};
+  ArrayMeta meta{{shape.rows, shape.cols},
+                 dtype,
+                 {std::max<index_t>(chunks.rows, 1), std::max<index_t>(chunks.cols, 1)}};
   parent.create_array(name, meta, compression);
   set_encoding(parent, name, false, "array", "0.2.0");
 }
@@ -361,7 +418,8 @@ void write_dataframe(Group& parent, const std::string& name, const DataFrame& fr
   g->set_attribute("_index", index_key);
   g->set_attribute("column-order", Json(frame.columns().keys()));
   const Compression none;
-  const auto write_strings = [&](Group& into, const std::string& key, const std::vector<std::string>& values) {
+  const auto write_strings = [&](Group& into, const std::string& key,
+                                 const std::vector<std::string>& values) {
     into.write_strings(key, values, {static_cast<index_t>(values.size())}, none);
     set_encoding(into, key, false, "string-array", "0.2.0");
   };
@@ -374,9 +432,13 @@ void write_dataframe(Group& parent, const std::string& name, const DataFrame& fr
   write_strings(*g, index_key, frame.index());
   for (const auto& [key, column] : frame.columns()) {
     switch (column.kind()) {
-      case ColumnKind::string: write_strings(*g, key, column.string_values()); break;
+      case ColumnKind::string:
+        write_strings(*g, key, column.string_values());
+        break;
       case ColumnKind::numeric:
-      case ColumnKind::boolean: write_values(*g, key, column.values()); break;
+      case ColumnKind::boolean:
+        write_values(*g, key, column.values());
+        break;
       case ColumnKind::categorical: {
         auto c = g->create_group(key);
         c->set_attribute("encoding-type", "categorical");
@@ -426,7 +488,8 @@ void write_uns(Group& parent, const std::string& name, const Uns& uns) {
               return;
             }
             std::vector<index_t> chunks = v.shape;
-            for (auto& c : chunks) c = std::max<index_t>(c, 1);
+            for (auto& c : chunks)
+              c = std::max<index_t>(c, 1);
             g->create_array(key, ArrayMeta{v.shape, v.data.dtype(), chunks}, none);
             Box box{std::vector<index_t>(v.shape.size(), 0), v.shape};
             if (v.data.shape().size() > 0) g->write(key, box, v.data);
@@ -445,11 +508,14 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
   if (!parent.has_group(name)) bad(parent, name, "a dataframe must be a group");
   const Encoding e = encoding_of(parent, name);
   if (e.type != "dataframe") {
-    bad(parent, name, e.type.empty() ? "missing encoding-type (expected 'dataframe')"
-                                     : "encoding-type '" + e.type + "' where a dataframe was expected");
+    bad(parent, name,
+        e.type.empty() ? "missing encoding-type (expected 'dataframe')"
+                       : "encoding-type '" + e.type + "' where a dataframe was expected");
   }
   if (e.version == "0.1.0") {
-    bad(parent, name, "dataframe encoding-version 0.1.0 (anndata before 0.8) is not supported; re-save it with anndata 0.8 or later");
+    bad(parent, name,
+        "dataframe encoding-version 0.1.0 (anndata before 0.8) is not supported; re-save it with "
+        "anndata 0.8 or later");
   }
   check_version(parent, name, e, "0.2.0");
   const auto g = parent.group(name);
@@ -458,9 +524,11 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
   std::vector<std::string> order;
   if (attrs.contains("column-order")) {
     const Json& co = attrs.at("column-order");
-    if (!co.is_array()) bad(parent, name, "attribute 'column-order' must be a list of names, got " + co.dump());
+    if (!co.is_array())
+      bad(parent, name, "attribute 'column-order' must be a list of names, got " + co.dump());
     for (const Json& c : co) {
-      if (!c.is_string()) bad(parent, name, "attribute 'column-order' holds a non-string " + c.dump());
+      if (!c.is_string())
+        bad(parent, name, "attribute 'column-order' holds a non-string " + c.dump());
       order.push_back(c.get<std::string>());
     }
   } else {
@@ -474,12 +542,14 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
     index = g->read_strings(index_key);
   } else {
     const Column numbers = Column::values(g->read_all(index_key));
-    for (index_t i = 0; i < numbers.size(); ++i) index.push_back(numbers.text_at(i));
+    for (index_t i = 0; i < numbers.size(); ++i)
+      index.push_back(numbers.text_at(i));
   }
   DataFrame frame(std::move(index), name);
   if (index_key != "_index") frame.set_index_name(index_key);
   for (const auto& column : order) {
-    if (frame.contains(column)) bad(parent, name, "column '" + column + "' appears twice in column-order");
+    if (frame.contains(column))
+      bad(parent, name, "column '" + column + "' appears twice in column-order");
     frame.set(column, read_column(*g, column, frame.size()));
   }
   return frame;
@@ -501,7 +571,8 @@ UnsValue read_uns_value(const Group& parent, const std::string& name) {
     bad(parent, name, "unknown encoding-type '" + e.type + "'");
   }
   const ArrayMeta meta = whole_read_ok(parent.array_meta(name), parent, name);
-  if (meta.shape.size() > 2) bad(parent, name, "arrays of more than two dimensions are not supported");
+  if (meta.shape.size() > 2)
+    bad(parent, name, "arrays of more than two dimensions are not supported");
   if (!e.type.empty() && e.type != "array" && e.type != "string-array" && e.type != "string" &&
       e.type != "numeric-scalar") {
     bad(parent, name, "unknown encoding-type '" + e.type + "'");
@@ -517,18 +588,23 @@ UnsValue read_uns_value(const Group& parent, const std::string& name) {
 
 Uns read_mapping(const Group& group, const std::string& what) {
   Uns uns(what);
-  for (const auto& key : group.children()) uns.set(key, read_uns_value(group, key));
+  for (const auto& key : group.children())
+    uns.set(key, read_uns_value(group, key));
   return uns;
 }
 
-Array read_matrix(const std::shared_ptr<const Group>& parent, const std::string& name, const ReadOptions& options) {
+Array read_matrix(const std::shared_ptr<const Group>& parent, const std::string& name,
+                  const ReadOptions& options) {
   const Encoding e = encoding_of(*parent, name);
   if (parent->has_group(name)) {
-    if (e.type == "csr_matrix" || e.type == "csc_matrix") return read_sparse(parent, name, e, options);
-    bad(*parent, name, e.type.empty() ? "a group without encoding-type where a matrix was expected"
-                                      : "unknown matrix encoding-type '" + e.type + "'");
+    if (e.type == "csr_matrix" || e.type == "csc_matrix")
+      return read_sparse(parent, name, e, options);
+    bad(*parent, name,
+        e.type.empty() ? "a group without encoding-type where a matrix was expected"
+                       : "unknown matrix encoding-type '" + e.type + "'");
   }
-  if (!e.type.empty() && e.type != "array") bad(*parent, name, "unknown matrix encoding-type '" + e.type + "'");
+  if (!e.type.empty() && e.type != "array")
+    bad(*parent, name, "unknown matrix encoding-type '" + e.type + "'");
   if (!e.type.empty()) check_version(*parent, name, e, "0.2.0");
   return read_dense(parent, name, options);
 }

@@ -10,7 +10,8 @@ Compression Compression::from_name(std::string_view name) {
   Compression c;
   if (name == "none") {
     c.codec = Codec::none;
-  } else if (name == "lz4" || name == "lz4hc" || name == "zstd" || name == "blosclz" || name == "blosc-zlib") {
+  } else if (name == "lz4" || name == "lz4hc" || name == "zstd" || name == "blosclz" ||
+             name == "blosc-zlib") {
     c.codec = Codec::blosc;
     c.cname = name == "blosc-zlib" ? "zlib" : std::string(name);
   } else if (name == "zlib" || name == "gzip") {
@@ -25,7 +26,8 @@ Compression Compression::from_name(std::string_view name) {
 
 index_t ArrayMeta::size() const {
   index_t n = 1;
-  for (index_t s : shape) n *= s;
+  for (index_t s : shape)
+    n *= s;
   return n;
 }
 
@@ -37,8 +39,10 @@ Chunk Group::read_all(const std::string& name) const {
   return read(name, box);
 }
 
-void Group::write_blocks(const std::string& name, const std::vector<std::pair<Box, Chunk>>& blocks) {
-  for (const auto& [box, data] : blocks) write(name, box, data);
+void Group::write_blocks(const std::string& name,
+                         const std::vector<std::pair<Box, Chunk>>& blocks) {
+  for (const auto& [box, data] : blocks)
+    write(name, box, data);
 }
 
 }  // namespace tessera::io

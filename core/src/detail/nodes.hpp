@@ -10,8 +10,8 @@ namespace tessera::detail {
 
 NodePtr make_random(const ChunkGrid& grid, std::uint64_t seed, DType dtype);
 NodePtr make_random_sparse(const ChunkGrid& grid, double density, std::uint64_t seed, DType dtype);
-NodePtr make_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
-                    std::string kind);
+NodePtr make_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype,
+                    Layout layout, std::string kind);
 NodePtr make_full(const ChunkGrid& grid, double value, DType dtype);
 NodePtr make_arange(const ChunkGrid& grid, DType dtype);
 NodePtr make_from_chunk(Chunk data, const ChunkGrid& grid);

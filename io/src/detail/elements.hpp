@@ -25,7 +25,8 @@ void set_encoding(Group& parent, const std::string& name, bool is_group, const s
 // Writers (single process).
 void write_dataframe(Group& parent, const std::string& name, const DataFrame& frame);
 void write_uns(Group& parent, const std::string& name, const Uns& uns);
-void write_chunk_array(Group& parent, const std::string& name, const Chunk& data, const Compression& compression);
+void write_chunk_array(Group& parent, const std::string& name, const Chunk& data,
+                       const Compression& compression);
 // The csr_matrix group with data/indices/indptr datasets created (sizes given), not filled.
 void create_csr(Group& parent, const std::string& name, Shape shape, DType dtype, index_t nnz,
                 const Compression& compression);
@@ -42,6 +43,7 @@ DataFrame read_dataframe(const Group& parent, const std::string& name);
 UnsValue read_uns_value(const Group& parent, const std::string& name);
 Uns read_mapping(const Group& group, const std::string& what);
 // X, a layer, obsm/varm/obsp/varp entry, raw/X: dense array or csr/csc group, lazy or in memory.
-Array read_matrix(const std::shared_ptr<const Group>& parent, const std::string& name, const ReadOptions& options);
+Array read_matrix(const std::shared_ptr<const Group>& parent, const std::string& name,
+                  const ReadOptions& options);
 
 }  // namespace tessera::io::detail

@@ -6,7 +6,8 @@
 // column of `keys` (default "0", "1", …); `index_unique` joins name and key with the separator.
 // The other axis' annotation (var, varm, varp) is merged with `merge` (none, same, unique,
 // first, only); obsp and uns are dropped (anndata's defaults pairwise=False, uns_merge=None); raw
-// is joined, without merging, when every object has one. Axis 1 is the same on the transposed objects.
+// is joined, without merging, when every object has one. Axis 1 is the same on the transposed
+// objects.
 #pragma once
 
 #include <optional>

@@ -22,7 +22,7 @@ class ChunkSource {
 };
 
 // A lazy array whose chunks come from `source`. `kind` names the graph layer ("read-h5ad", …).
-Array from_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype, Layout layout,
-                  std::string kind = "read");
+Array from_source(std::shared_ptr<const ChunkSource> source, const ChunkGrid& grid, DType dtype,
+                  Layout layout, std::string kind = "read");
 
 }  // namespace tessera

@@ -46,7 +46,8 @@ class Context {
   static const OwnershipMap* ownership(const Array& array);
   // The chunks of a persisted array held on this rank: ((i, j), chunk), row-major. Empty for
   // any other array.
-  static std::vector<std::pair<std::pair<index_t, index_t>, Chunk>> local_chunks(const Array& array);
+  static std::vector<std::pair<std::pair<index_t, index_t>, Chunk>> local_chunks(
+      const Array& array);
 
   // Graph fingerprints must agree before anything runs; a mismatch throws DistributedError on
   // every rank. Exposed for tests.

@@ -18,12 +18,12 @@
 namespace tessera::io {
 
 struct WriteOptions {
-  Compression compression;             // for the big arrays; small elements are stored plain
-  std::optional<ChunkSpec> chunks;     // chunking of X and layers in the file (default: their own)
+  Compression compression;          // for the big arrays; small elements are stored plain
+  std::optional<ChunkSpec> chunks;  // chunking of X and layers in the file (default: their own)
 };
 
 struct ReadOptions {
-  bool lazy = true;                    // big arrays as lazy arrays read chunk by chunk
+  bool lazy = true;                          // big arrays as lazy arrays read chunk by chunk
   index_t chunk_bytes = kDefaultChunkBytes;  // lazy chunk size target where the file has none
 };
 
@@ -31,12 +31,15 @@ enum class Format : std::uint8_t { h5ad, zarr };
 // By suffix: ".h5ad"/".h5" are h5ad, ".zarr" is zarr; ValueError naming the path otherwise.
 Format format_of(const std::filesystem::path& path);
 
-void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx, const WriteOptions& options = {});
-void write_zarr(const AnnData& adata, const std::filesystem::path& path, Context& ctx, const WriteOptions& options = {});
+void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+                const WriteOptions& options = {});
+void write_zarr(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+                const WriteOptions& options = {});
 AnnData read_h5ad(const std::filesystem::path& path, Context& ctx, const ReadOptions& options = {});
 AnnData read_zarr(const std::filesystem::path& path, Context& ctx, const ReadOptions& options = {});
 // By suffix.
-void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx, const WriteOptions& options = {});
+void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+           const WriteOptions& options = {});
 AnnData read(const std::filesystem::path& path, Context& ctx, const ReadOptions& options = {});
 
 // The element layer, on any storage Group (tests use in-memory Zarr stores): the AnnData written

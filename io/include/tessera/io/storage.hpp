@@ -4,8 +4,8 @@
 // encoding, used by both HDF5 and Zarr backends").
 //
 // Arrays are 0-, 1- or 2-D, of a numeric DType or of UTF-8 strings. Numeric data crosses this
-// interface as 2-D Chunks: a 0-D array is (1, 1), a 1-D array of n is (1, n), a 2-D array is itself.
-// Every error names the path of the element ("data.h5ad:/obs/batch/codes") and the problem.
+// interface as 2-D Chunks: a 0-D array is (1, 1), a 1-D array of n is (1, n), a 2-D array is
+// itself. Every error names the path of the element ("data.h5ad:/obs/batch/codes") and the problem.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -32,13 +32,14 @@ struct Compression {
   int level = 5;
   int shuffle = 1;
 
-  static Compression from_name(std::string_view name);  // "none", "lz4", "zstd", "zlib", "blosc-zlib"…
+  static Compression from_name(
+      std::string_view name);  // "none", "lz4", "zstd", "zlib", "blosc-zlib"…
 };
 
 struct ArrayMeta {
-  std::vector<index_t> shape;      // 0, 1 or 2 dimensions
-  std::optional<DType> dtype;      // nullopt: UTF-8 strings
-  std::vector<index_t> chunks;     // chunk shape (same rank as shape); empty: one chunk/contiguous
+  std::vector<index_t> shape;   // 0, 1 or 2 dimensions
+  std::optional<DType> dtype;   // nullopt: UTF-8 strings
+  std::vector<index_t> chunks;  // chunk shape (same rank as shape); empty: one chunk/contiguous
   [[nodiscard]] bool is_string() const { return !dtype.has_value(); }
   [[nodiscard]] index_t size() const;  // number of elements
 };
@@ -68,7 +69,8 @@ class Group {
   // Attributes of this group (name empty) or of a child array, as a JSON object. Values are
   // strings, numbers, bools, or arrays of strings or numbers.
   [[nodiscard]] virtual Json attributes(const std::string& array = "") const = 0;
-  virtual void set_attribute(const std::string& key, const Json& value, const std::string& array = "") = 0;
+  virtual void set_attribute(const std::string& key, const Json& value,
+                             const std::string& array = "") = 0;
 
   [[nodiscard]] virtual ArrayMeta array_meta(const std::string& name) const = 0;
   // Numeric values in a box, as a 2-D chunk (see above). FormatError for string arrays, boxes
@@ -79,12 +81,14 @@ class Group {
   [[nodiscard]] virtual std::vector<std::string> read_strings(const std::string& name) const = 0;
 
   // Creates an array (its data written later with write / write_blocks).
-  virtual void create_array(const std::string& name, const ArrayMeta& meta, const Compression& compression) = 0;
+  virtual void create_array(const std::string& name, const ArrayMeta& meta,
+                            const Compression& compression) = 0;
   // Writes a box of a numeric array from a 2-D chunk shaped as the box (see above).
   virtual void write(const std::string& name, const Box& box, const Chunk& data) = 0;
   // Collective form for parallel files: every rank calls it for the same array with its own
   // blocks (possibly none). Serial backends write the blocks one by one.
-  virtual void write_blocks(const std::string& name, const std::vector<std::pair<Box, Chunk>>& blocks);
+  virtual void write_blocks(const std::string& name,
+                            const std::vector<std::pair<Box, Chunk>>& blocks);
   virtual void write_strings(const std::string& name, const std::vector<std::string>& values,
                              const std::vector<index_t>& shape, const Compression& compression) = 0;
   // Makes everything written so far durable (HDF5: H5Fflush; Zarr: nothing buffered).
