@@ -285,7 +285,8 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
                                   {chunk.rows(), chunk.cols()}},
                               chunk});
           }
-          parent.write_blocks(p.slot.name, blocks);
+          // Zero-element datasets have nothing to write (and MPI-IO refuses empty collective writes).
+          if (p.slot.array.shape().size() > 0) parent.write_blocks(p.slot.name, blocks);
         } else if (format == Format::h5ad) {
           auto g = parent.group(p.slot.name);
           const DType index_dtype = detail::csr_index_dtype(p.slot.array.shape(), [&] {
@@ -323,14 +324,13 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
                   {Box{{p.first_row}, {n}},
                    Chunk::from_values<index_t>({1, n}, std::move(ptr)).astype(index_dtype)});
           }
-          const bool empty_rows = p.slot.array.shape().rows == 0 && ctx.rank() == 0;
-          if (empty_rows) {
-            indptr.push_back(
-                {Box{{0}, {1}},
-                 Chunk::from_values<index_t>({1, 1}, std::vector<index_t>{0}).astype(index_dtype)});
+          // (A 0-row matrix has one empty chunk: its owner writes indptr = [0] above.)
+          index_t total = 0;
+          for (auto v : p.nnz_by_rank) total += v;
+          if (total > 0) {
+            g->write_blocks("data", data);
+            g->write_blocks("indices", indices);
           }
-          g->write_blocks("data", data);
-          g->write_blocks("indices", indices);
           g->write_blocks("indptr", indptr);
         }
       }

@@ -521,6 +521,12 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
   const auto g = parent.group(name);
   const Json attrs = g->attributes();
   const std::string index_key = text_attribute(attrs, "_index", parent, name);
+  const auto child_name = [&](const std::string& n) {
+    if (n.empty() || n.find('/') != std::string::npos || n == "." || n == "..") {
+      bad(parent, name, "names a child '" + n + "' that is not a plain name");
+    }
+  };
+  child_name(index_key);
   std::vector<std::string> order;
   if (attrs.contains("column-order")) {
     const Json& co = attrs.at("column-order");
@@ -530,6 +536,7 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
       if (!c.is_string())
         bad(parent, name, "attribute 'column-order' holds a non-string " + c.dump());
       order.push_back(c.get<std::string>());
+      child_name(order.back());
     }
   } else {
     bad(parent, name, "missing attribute 'column-order'");
