@@ -92,7 +92,7 @@ Timing slowest_rank(const Context& ctx, Work&& work) {
 // ---------------------------------------------------------------------------------------------
 // The peers
 
-// body(begin, end) over [0, n) split into ctx.threads() contiguous ranges, one std::thread each.
+// body(begin, end) over [0, n) split into `threads` contiguous ranges, one std::thread each.
 template <typename Body>
 void parallel_for(index_t n, int threads, const Body& body) {
   const index_t per_thread = (n + threads - 1) / threads;
@@ -190,7 +190,8 @@ void exchange_blocks(const Comm& comm, const std::vector<Block>& blocks) {
     while (!(message = comm.probe(kPeerTag + static_cast<int>(b), "peer: waiting")))
       std::this_thread::sleep_for(kIdle);
     const std::shared_ptr<Buffer> bytes = comm.receive(*message, "peer: receiving");
-    std::memcpy(blocks[b].data, bytes->data(), std::min(bytes->size(), blocks[b].bytes));
+    if (bytes->size() != blocks[b].bytes) throw InternalError("peer: a block of the wrong size");
+    std::memcpy(blocks[b].data, bytes->data(), bytes->size());
   }
   for (Comm::Request& send : sends) {
     while (!send.test())
