@@ -285,7 +285,8 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
                                   {chunk.rows(), chunk.cols()}},
                               chunk});
           }
-          // Zero-element datasets have nothing to write (and MPI-IO refuses empty collective writes).
+          // Zero-element datasets have nothing to write (and MPI-IO refuses empty collective
+          // writes).
           if (p.slot.array.shape().size() > 0) parent.write_blocks(p.slot.name, blocks);
         } else if (format == Format::h5ad) {
           auto g = parent.group(p.slot.name);
@@ -326,7 +327,8 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
           }
           // (A 0-row matrix has one empty chunk: its owner writes indptr = [0] above.)
           index_t total = 0;
-          for (auto v : p.nnz_by_rank) total += v;
+          for (auto v : p.nnz_by_rank)
+            total += v;
           if (total > 0) {
             g->write_blocks("data", data);
             g->write_blocks("indices", indices);
