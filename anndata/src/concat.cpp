@@ -140,6 +140,11 @@ std::vector<std::string> key_intersection(const std::vector<std::vector<std::str
   return out;
 }
 
+// same/unique compare array values: computed here, on this process (varm/varp are small).
+bool arrays_equal(const Array& a, const Array& b) {
+  return a.shape() == b.shape() && array_equal(a.compute(), b.compute());
+}
+
 std::vector<std::string> join_keys(const std::vector<std::vector<std::string>>& key_lists,
                                    Join join) {
   return join == Join::inner ? key_intersection(key_lists) : key_union(key_lists);
@@ -355,11 +360,7 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
         const Array& m = objects[n].varm()[key];
         values.push_back(reindex_columns(m.transpose(), where[n], fill_for({&m}, o)).transpose());
       }
-      // same/unique compare values: computed here, on this process (varm is small).
-      const auto equal = [](const Array& a, const Array& b) {
-        return a.shape() == b.shape() && array_equal(a.compute(), b.compute());
-      };
-      if (auto chosen = pick(values, o.merge, equal)) out.varm().set(key, *values[*chosen]);
+      if (auto chosen = pick(values, o.merge, arrays_equal)) out.varm().set(key, *values[*chosen]);
     }
     // varp: both axes reindexed, then merged the same way.
     std::vector<std::vector<std::string>> varp_keys;
@@ -378,10 +379,7 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
             reindex_columns(reindex_columns(m, where[n], fill).transpose(), where[n], fill)
                 .transpose());
       }
-      const auto equal = [](const Array& a, const Array& b) {
-        return a.shape() == b.shape() && array_equal(a.compute(), b.compute());
-      };
-      if (auto chosen = pick(values, o.merge, equal)) out.varp().set(key, *values[*chosen]);
+      if (auto chosen = pick(values, o.merge, arrays_equal)) out.varp().set(key, *values[*chosen]);
     }
   }
 
