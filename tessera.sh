@@ -62,7 +62,7 @@ run_tests() {
 
 demo() {
   local np=${NP:-2}
-  mpirun -np "$np" "$build_dir/examples/tessera_demo" "$@"
+  mpirun -np "$np" "$build_dir/cli/tessera" demo "$@"
 }
 
 bench() {

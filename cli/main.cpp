@@ -3,111 +3,170 @@
 //
 //   tessera info PATH
 //   tessera convert IN OUT [--chunks R[,C]] [--compressor lz4|zstd|zlib|none]
-#include <CLI/CLI.hpp>
+//   tessera concat IN... -o OUT [--join inner|outer] [--index-unique SEP] [--label COL] [--keys
+//   K,...] tessera reduce PATH --op sum|mean|min|max|nnz --axis 0|1 [--layer NAME] [-o OUT.tsv]
+//   tessera graph IN... [--op OP --axis A] [--layer NAME] [--detail tasks|layers] [-o OUT.dot|.svg]
+//   tessera demo [--n-obs M] [--n-vars N] [--chunks R,C] [--out DIR]
+//
+// Exit status 0 on success; otherwise 1 and one line on stderr ("tessera: error: ..."), or 2 for
+// a command line that does not parse. docs/cli.md is the manual.
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
-#include <sstream>
 #include <string>
 
-#include "tessera/anndata/anndata.hpp"
-#include "tessera/core/error.hpp"
-#include "tessera/core/render.hpp"
+#include "cli.hpp"
 #include "tessera/distributed/context.hpp"
-#include "tessera/io/anndata_io.hpp"
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-tessera::ChunkSpec parse_chunks(const std::string& text) {
-  const auto comma = text.find(',');
-  const auto number = [&](const std::string& part) -> tessera::index_t {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != part.size() || (v < 1 && v != -1)) {
-      throw tessera::ValueError(
-          "--chunks needs R or R,C with positive whole numbers (or -1), got '" + text + "'");
-    }
-    return v;
-  };
-  if (comma == std::string::npos) return {number(text), tessera::index_t{-1}};
-  return {number(text.substr(0, comma)), number(text.substr(comma + 1))};
+void add_write_options(CLI::App* cmd, std::string& chunks, std::string& compressor) {
+  cmd->add_option("--chunks", chunks, "Chunks of the output's X and layers: R or R,C (-1: whole)");
+  cmd->add_option("--compressor", compressor,
+                  "lz4, lz4hc, zstd, zlib, blosclz (Blosc) or none (default: none)")
+      ->check(CLI::IsMember({"lz4", "lz4hc", "zstd", "zlib", "blosclz", "none"}));
 }
 
-std::string info(const tessera::AnnData& a) {
-  std::ostringstream out;
-  out << a.repr() << "\n";
-  const auto table = [&](const std::string& name, const tessera::Array& x) {
-    out << "\n" << name << "\n" << tessera::chunk_table(x);
-  };
-  if (a.X()) table("X", *a.X());
-  const std::pair<const char*, const tessera::AlignedArrays*> maps[] = {{"layers", &a.layers()},
-                                                                        {"obsm", &a.obsm()},
-                                                                        {"varm", &a.varm()},
-                                                                        {"obsp", &a.obsp()},
-                                                                        {"varp", &a.varp()}};
-  for (const auto& [name, m] : maps) {
-    for (const auto& [k, v] : *m)
-      table(std::string(name) + "[" + tessera::python_repr(k) + "]", v);
+// One line, whatever the message holds.
+std::string one_line(std::string message) {
+  for (auto& c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
   }
-  if (a.raw() && a.raw()->X) table("raw.X", *a.raw()->X);
-  return out.str();
+  return message;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"tessera: lazy, chunked, distributed AnnData (h5ad and zarr)", "tessera"};
+  namespace cli = tessera::cli;
+  CLI::App app{
+      "tessera: lazy, chunked, distributed AnnData (h5ad and zarr). Runs the same under "
+      "`mpirun -np K` as in one process.",
+      "tessera"};
   app.set_version_flag("--version", std::string("tessera ") + kVersion);
   app.require_subcommand(1);
+  bool progress_flag = false;
+  app.add_flag("--progress", progress_flag,
+               "Show progress on stderr even when it is not a terminal (rank 0 only)");
+  bool quiet = false;
+  app.add_flag("--no-progress", quiet, "Never show progress");
 
-  std::string info_path;
+  cli::InfoArgs info;
   auto* info_cmd =
       app.add_subcommand("info", "Print the object (as anndata does) and each array's chunk table");
-  info_cmd->add_option("PATH", info_path, "An .h5ad file or .zarr directory")->required();
+  info_cmd->add_option("PATH", info.path, "An .h5ad file or .zarr directory")->required();
 
-  std::string in, out, chunks, compressor = "none";
+  cli::ConvertArgs convert;
   auto* convert_cmd =
       app.add_subcommand("convert", "Convert between h5ad and zarr (by suffix), chunk by chunk");
-  convert_cmd->add_option("IN", in, "Input .h5ad or .zarr")->required();
-  convert_cmd->add_option("OUT", out, "Output .h5ad or .zarr")->required();
-  convert_cmd->add_option("--chunks", chunks, "Chunks of X and layers in the output: R or R,C");
-  convert_cmd->add_option("--compressor", compressor, "lz4, zstd, zlib or none (lz4/zstd: Blosc)")
-      ->check(CLI::IsMember({"lz4", "lz4hc", "zstd", "zlib", "blosclz", "none"}));
+  convert_cmd->add_option("IN", convert.in, "Input .h5ad or .zarr")->required();
+  convert_cmd->add_option("OUT", convert.out, "Output .h5ad or .zarr")->required();
+  add_write_options(convert_cmd, convert.chunks, convert.compressor);
+
+  cli::ConcatArgs concat;
+  auto* concat_cmd = app.add_subcommand(
+      "concat",
+      "Concatenate files along observations, as anndata.concat, streaming chunk by chunk");
+  concat_cmd->add_option("IN", concat.inputs, "Input .h5ad or .zarr files, in order")
+      ->required()
+      ->expected(1, -1);
+  concat_cmd->add_option("-o,--output", concat.out, "Output .h5ad or .zarr")->required();
+  concat_cmd->add_option("--join", concat.join, "Variables kept: inner (common) or outer (all)")
+      ->check(CLI::IsMember({"inner", "outer"}));
+  concat_cmd
+      ->add_option("--merge", concat.merge,
+                   "How var columns/varm merge: none, same, unique, first or only")
+      ->check(CLI::IsMember({"none", "same", "unique", "first", "only"}));
+  concat_cmd->add_option("--index-unique", concat.index_unique,
+                         "Make obs names unique: name + SEP + key");
+  concat_cmd->add_option("--label", concat.label, "Add an obs column COL holding each row's key");
+  concat_cmd->add_option("--keys", concat.keys,
+                         "Keys of the inputs, comma-separated (default 0,1,…)");
+  add_write_options(concat_cmd, concat.chunks, concat.compressor);
+
+  cli::ReduceArgs reduce;
+  auto* reduce_cmd = app.add_subcommand(
+      "reduce", "One value per row (axis 1) or column (axis 0): name<TAB>value, 17 digits");
+  reduce_cmd->add_option("PATH", reduce.path, "An .h5ad file or .zarr directory")->required();
+  reduce_cmd->add_option("--op", reduce.op, "sum, mean, min, max or nnz")
+      ->required()
+      ->check(CLI::IsMember({"sum", "mean", "min", "max", "nnz"}));
+  reduce_cmd->add_option("--axis", reduce.axis, "0: per column (var), 1: per row (obs)")
+      ->required()
+      ->check(CLI::IsMember({0, 1}));
+  reduce_cmd->add_option("--layer", reduce.layer, "Reduce this layer instead of X");
+  reduce_cmd->add_option("-o,--output", reduce.out,
+                         "Write the lines to this file (default: stdout)");
+
+  cli::GraphArgs graph;
+  auto* graph_cmd = app.add_subcommand(
+      "graph", "The task graph of reading (and reducing) files, as Graphviz DOT or SVG");
+  graph_cmd->add_option("IN", graph.inputs, "Input files; several are concatenated (inner join)")
+      ->required()
+      ->expected(1, -1);
+  graph_cmd->add_option("--op", graph.op, "Add a reduction: sum, mean, min, max or nnz")
+      ->check(CLI::IsMember({"sum", "mean", "min", "max", "nnz"}));
+  graph_cmd->add_option("--axis", graph.axis, "Axis of the reduction (default 1)")
+      ->check(CLI::IsMember({0, 1}));
+  graph_cmd->add_option("--layer", graph.layer, "Use this layer instead of X");
+  graph_cmd->add_option("--detail", graph.detail, "tasks (one node per task) or layers")
+      ->check(CLI::IsMember({"tasks", "layers"}));
+  graph_cmd->add_option("--format", graph.format, "dot or svg (default: by -o's suffix, else dot)")
+      ->check(CLI::IsMember({"dot", "svg"}));
+  graph_cmd->add_option("-o,--output", graph.out, "Write to this file (default: stdout)");
+
+  cli::DemoArgs demo;
+  auto* demo_cmd =
+      app.add_subcommand("demo",
+                         "The seed walkthrough: two objects, concat, views, to_memory, "
+                         "h5ad and zarr; pictures in --out");
+  demo_cmd->add_option("--n-obs", demo.n_obs, "Rows of each object (default 8192)")
+      ->check(CLI::Range(tessera::index_t{11}, tessera::index_t{1} << 40));
+  demo_cmd->add_option("--n-vars", demo.n_vars, "Columns (default 8192)")
+      ->check(CLI::Range(tessera::index_t{1}, tessera::index_t{1} << 40));
+  demo_cmd->add_option("--chunks", demo.chunks, "Chunk shape R,C (default 4096,4096)");
+  demo_cmd->add_option("--out", demo.out,
+                       "Folder for pictures and files (default tessera-demo-out)");
+  bool no_files = false;
+  demo_cmd->add_flag("--no-files", no_files, "Skip writing and reading h5ad and zarr");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Usage errors are found identically on every rank; only rank 0 of an MPI job reports them.
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (rank == nullptr) rank = std::getenv("PMI_RANK");
+    if (rank != nullptr && std::string(rank) != "0") return e.get_exit_code() == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "tessera: error: " << one_line(e.what()) << " (see tessera --help)" << std::endl;
+    return 2;
   }
+  demo.write_files = !no_files;
 
   int rank = 0;
   try {
     tessera::Context ctx;
     rank = ctx.rank();
+    cli::Progress progress(!quiet && (progress_flag || isatty(STDERR_FILENO) != 0), rank);
     if (*info_cmd) {
-      const tessera::AnnData a = tessera::io::read(info_path, ctx);
-      if (rank == 0) std::cout << info(a) << std::flush;
+      cli::info(info, ctx);
     } else if (*convert_cmd) {
-      tessera::io::WriteOptions options;
-      options.compression = tessera::io::Compression::from_name(compressor);
-      if (!chunks.empty()) options.chunks = parse_chunks(chunks);
-      tessera::io::format_of(out);  // a bad output name fails before any work
-      const tessera::AnnData a = tessera::io::read(in, ctx);
-      tessera::io::write(a, out, ctx, options);
+      cli::convert(convert, ctx, progress);
+    } else if (*concat_cmd) {
+      cli::concat(concat, ctx, progress);
+    } else if (*reduce_cmd) {
+      cli::reduce(reduce, ctx, progress);
+    } else if (*graph_cmd) {
+      cli::graph(graph, ctx);
+    } else if (*demo_cmd) {
+      cli::demo(demo, ctx, progress);
     }
     return 0;
   } catch (const std::exception& e) {
-    std::string message = e.what();
-    for (auto& c : message) {
-      if (c == '\n') c = ' ';
-    }
-    if (rank == 0) std::cerr << "tessera: error: " << message << std::endl;
+    if (rank == 0) std::cerr << "tessera: error: " << one_line(e.what()) << std::endl;
     return 1;
   }
 }

@@ -77,10 +77,13 @@ double fill_for(const std::vector<const Array*>& arrays, const ConcatOptions& o)
   return std::nan("");
 }
 
-// A rows × cols block of `fill` with the given row chunks, dense or CSR, in a dtype that holds it.
+// A rows × cols block of `fill` with the given row chunks, dense or CSR, in a dtype that holds it:
+// as pandas' take, floating dtypes hold NaN as they are (float32 stays float32), and other dtypes
+// become float64 for a NaN or fractional fill.
 Array fill_block(const std::vector<index_t>& row_chunks, index_t cols, double fill, DType dtype,
                  bool sparse) {
-  const DType d = std::isnan(fill) ? promote(dtype, DType::float64) : dtype;
+  const bool needs_float = std::isnan(fill) || fill != std::floor(fill);
+  const DType d = needs_float && !is_float(dtype) ? promote(dtype, DType::float64) : dtype;
   index_t rows = 0;
   for (index_t r : row_chunks)
     rows += r;

@@ -1,0 +1,103 @@
+// The pieces the `tessera` subcommands share: argument parsing helpers, the progress line on
+// stderr, and text output that appears at its path only when complete. Every function here is
+// called on every rank; output goes to stdout/stderr/files from rank 0 only.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tessera/anndata/anndata.hpp"
+#include "tessera/core/chunk_grid.hpp"
+#include "tessera/distributed/context.hpp"
+
+namespace tessera::cli {
+
+// "R" or "R,C" with positive whole numbers (or -1: the whole axis). ValueError otherwise.
+ChunkSpec parse_chunks(const std::string& text);
+// "a,b,c" -> {"a", "b", "c"}; an empty text gives no items.
+std::vector<std::string> split_list(const std::string& text);
+
+// Progress of long work on stderr, from rank 0 only: "convert  1.2 GiB / 4.0 GiB  31%  350 MiB/s
+// 0:07 left". On a terminal one line is redrawn in place; otherwise (with --progress into a file
+// or pipe) a line is printed at most every few seconds. Disabled: every call does nothing.
+class Progress {
+ public:
+  Progress() = default;
+  Progress(bool enabled, int rank);
+  // Starts a new piece of work of `total` bytes (any unit that grows linearly with the work).
+  void start(std::string what, std::int64_t total);
+  void update(std::int64_t done);
+  // Ends the current piece with a final line.
+  void finish();
+  [[nodiscard]] bool enabled() const { return enabled_; }
+  // The callback form the writers take.
+  [[nodiscard]] std::function<void(std::int64_t, std::int64_t)> callback();
+
+ private:
+  void draw(bool final);
+
+  bool enabled_ = false;
+  bool terminal_ = false;
+  std::string what_;
+  std::int64_t total_ = 0;
+  std::int64_t done_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point drawn_;
+};
+
+// Runs `work` on rank 0 only; an exception there is rethrown on every rank (with its message), so
+// that no rank waits for a peer that gave up. Collective.
+void on_root(Context& ctx, const char* what, const std::function<void()>& work);
+
+// Writes `text` to `path` on rank 0 through a temporary sibling renamed into place, so a failure
+// leaves nothing at `path`; "-" is stdout. Collective: every rank learns whether it worked.
+void write_text(Context& ctx, const std::string& path, const std::string& text);
+
+// The array a subcommand works on: X, or layers[layer]; ValueError naming what exists otherwise.
+Array pick_array(const AnnData& a, const std::string& path, const std::string& layer);
+
+// The subcommands. Each runs on every rank; results are printed by rank 0.
+struct InfoArgs {
+  std::string path;
+};
+void info(const InfoArgs& args, Context& ctx);
+
+struct ConvertArgs {
+  std::string in, out, chunks, compressor = "none";
+};
+void convert(const ConvertArgs& args, Context& ctx, Progress& progress);
+
+struct ConcatArgs {
+  std::vector<std::string> inputs;
+  std::string out, join = "inner", merge = "none", chunks, compressor = "none";
+  std::optional<std::string> index_unique, label;
+  std::string keys;
+};
+void concat(const ConcatArgs& args, Context& ctx, Progress& progress);
+
+struct ReduceArgs {
+  std::string path, op = "sum", layer, out = "-";
+  int axis = 1;
+};
+void reduce(const ReduceArgs& args, Context& ctx, Progress& progress);
+
+struct GraphArgs {
+  std::vector<std::string> inputs;
+  std::string op, layer, out = "-", detail = "tasks", format;
+  int axis = 1;
+};
+void graph(const GraphArgs& args, Context& ctx);
+
+struct DemoArgs {
+  index_t n_obs = 8192, n_vars = 8192;
+  std::string chunks = "4096,4096";
+  std::string out = "tessera-demo-out";
+  bool write_files = true;
+};
+void demo(const DemoArgs& args, Context& ctx, Progress& progress);
+
+}  // namespace tessera::cli

@@ -1,0 +1,191 @@
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "cli.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/render.hpp"
+
+namespace tessera::cli {
+
+ChunkSpec parse_chunks(const std::string& text) {
+  const auto number = [&](const std::string& part) -> index_t {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || (v < 1 && v != -1)) {
+      throw ValueError("--chunks needs R or R,C with positive whole numbers (or -1), got '" + text +
+                       "'");
+    }
+    return v;
+  };
+  const auto comma = text.find(',');
+  if (comma == std::string::npos) return {number(text), index_t{-1}};
+  return {number(text.substr(0, comma)), number(text.substr(comma + 1))};
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  if (text.empty()) return items;
+  std::size_t begin = 0;
+  while (true) {
+    const auto comma = text.find(',', begin);
+    items.push_back(text.substr(begin, comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return items;
+}
+
+Progress::Progress(bool enabled, int rank)
+    : enabled_(enabled && rank == 0), terminal_(isatty(STDERR_FILENO) != 0) {}
+
+void Progress::start(std::string what, std::int64_t total) {
+  if (!enabled_) return;
+  what_ = std::move(what);
+  total_ = total;
+  done_ = 0;
+  started_ = drawn_ = std::chrono::steady_clock::now();
+  draw(false);
+}
+
+void Progress::update(std::int64_t done) {
+  if (!enabled_) return;
+  done_ = done;
+  const auto now = std::chrono::steady_clock::now();
+  // A terminal line is redrawn ten times a second; a log gets a line every five seconds.
+  const auto every = terminal_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
+  if (now - drawn_ >= every) draw(false);
+}
+
+void Progress::finish() {
+  if (!enabled_ || what_.empty()) return;
+  done_ = total_;
+  draw(true);
+  what_.clear();
+}
+
+std::function<void(std::int64_t, std::int64_t)> Progress::callback() {
+  if (!enabled_) return {};
+  return [this](std::int64_t done, std::int64_t total) {
+    total_ = total;
+    update(done);
+  };
+}
+
+namespace {
+
+std::string clock_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<long long>(std::llround(seconds));
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
+  return text;
+}
+
+}  // namespace
+
+void Progress::draw(bool final) {
+  const auto now = std::chrono::steady_clock::now();
+  drawn_ = now;
+  const double elapsed = std::chrono::duration<double>(now - started_).count();
+  const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
+  const double percent = total_ > 0 ? 100.0 * static_cast<double>(done_) / total_ : 100.0;
+  std::string line = what_;
+  line.append("  ")
+      .append(format_bytes(done_))
+      .append(" / ")
+      .append(format_bytes(total_))
+      .append("  ")
+      .append(std::to_string(static_cast<int>(percent)))
+      .append("%  ")
+      .append(format_bytes(static_cast<index_t>(rate)))
+      .append("/s  ");
+  if (final) {
+    line.append(clock_text(elapsed)).append(" elapsed");
+  } else {
+    const double left = rate > 0 ? static_cast<double>(total_ - done_) / rate : NAN;
+    line.append(clock_text(left)).append(" left");
+  }
+  if (terminal_) {
+    std::cerr << "\r\033[K" << line << (final ? "\n" : "") << std::flush;
+  } else {
+    std::cerr << line << "\n" << std::flush;
+  }
+}
+
+void on_root(Context& ctx, const char* what, const std::function<void()>& work) {
+  std::string failure;
+  if (ctx.rank() == 0) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      failure = e.what();
+      if (failure.empty()) failure = std::string("failed while ") + what;
+    }
+  }
+  std::vector<std::byte> bytes(failure.size());
+  std::memcpy(bytes.data(), failure.data(), failure.size());
+  ctx.comm().broadcast(bytes, 0, what);
+  if (!bytes.empty())
+    throw Error(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+void write_text(Context& ctx, const std::string& path, const std::string& text) {
+  on_root(ctx, "writing a text output", [&] {
+    if (path == "-") {
+      std::cout << text << std::flush;
+      if (!std::cout) throw IoError("cannot write to standard output");
+      return;
+    }
+    const std::filesystem::path target(path);
+    std::filesystem::path temp = target;
+    temp += ".tessera-tmp-" + std::to_string(std::random_device{}());
+    std::error_code error;
+    {
+      std::ofstream out(temp, std::ios::binary);
+      out << text;
+      out.flush();
+      if (!out) {
+        std::filesystem::remove(temp, error);
+        throw IoError("cannot write " + path);
+      }
+    }
+    std::filesystem::rename(temp, target, error);
+    if (error) {
+      std::filesystem::remove(temp, error);
+      throw IoError("cannot write " + path + ": " + error.message());
+    }
+  });
+}
+
+Array pick_array(const AnnData& a, const std::string& path, const std::string& layer) {
+  if (layer.empty()) {
+    if (!a.X()) throw ValueError(path + " has no X (use --layer NAME)");
+    return *a.X();
+  }
+  if (a.layers().contains(layer)) return a.layers()[layer];
+  std::string names;
+  for (const auto& [name, array] : a.layers()) {
+    if (!names.empty()) names.append(", ");
+    names.append(python_repr(name));
+  }
+  std::string message = path;
+  message.append(" has no layer ")
+      .append(python_repr(layer))
+      .append(" (layers: ")
+      .append(names.empty() ? "none" : names)
+      .append(")");
+  throw ValueError(message);
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,91 @@
+// tessera info / convert / concat: whole files in, whole files out. Inputs are opened lazily
+// (each rank reads the chunks it will own) and outputs are written chunk by chunk by the ranks
+// that own them, under a temporary name renamed into place only when every rank succeeded.
+#include <iostream>
+#include <sstream>
+
+#include "cli.hpp"
+#include "tessera/anndata/concat.hpp"
+#include "tessera/core/error.hpp"
+#include "tessera/core/render.hpp"
+#include "tessera/io/anndata_io.hpp"
+
+namespace tessera::cli {
+namespace {
+
+std::string describe(const AnnData& a) {
+  std::ostringstream out;
+  out << a.repr() << "\n";
+  const auto table = [&](const std::string& name, const Array& x) {
+    out << "\n" << name << "\n" << chunk_table(x);
+  };
+  if (a.X()) table("X", *a.X());
+  const std::pair<const char*, const AlignedArrays*> maps[] = {{"layers", &a.layers()},
+                                                               {"obsm", &a.obsm()},
+                                                               {"varm", &a.varm()},
+                                                               {"obsp", &a.obsp()},
+                                                               {"varp", &a.varp()}};
+  for (const auto& [name, m] : maps) {
+    for (const auto& [k, v] : *m)
+      table(std::string(name) + "[" + python_repr(k) + "]", v);
+  }
+  if (a.raw() && a.raw()->X) table("raw.X", *a.raw()->X);
+  return out.str();
+}
+
+io::WriteOptions write_options(const std::string& chunks, const std::string& compressor) {
+  io::WriteOptions options;
+  options.compression = io::Compression::from_name(compressor);
+  if (!chunks.empty()) options.chunks = parse_chunks(chunks);
+  return options;
+}
+
+// The output's name must give its format, and no input may be the output: both are checked
+// before any work so that a mistake costs nothing.
+void check_output(const std::string& out, const std::vector<std::string>& inputs) {
+  io::format_of(out);
+  std::error_code error;
+  for (const auto& in : inputs) {
+    if (std::filesystem::equivalent(in, out, error)) {
+      throw ValueError("the output " + out + " is also an input; write to another path");
+    }
+  }
+}
+
+}  // namespace
+
+void info(const InfoArgs& args, Context& ctx) {
+  const AnnData a = io::read(args.path, ctx);
+  if (ctx.rank() == 0) std::cout << describe(a) << std::flush;
+}
+
+void convert(const ConvertArgs& args, Context& ctx, Progress& /*progress*/) {
+  const io::WriteOptions options = write_options(args.chunks, args.compressor);
+  check_output(args.out, {args.in});
+  const AnnData a = io::read(args.in, ctx);
+  io::write(a, args.out, ctx, options);
+}
+
+void concat(const ConcatArgs& args, Context& ctx, Progress& /*progress*/) {
+  ConcatOptions options;
+  options.join = join_from_name(args.join);
+  options.merge = merge_from_name(args.merge);
+  options.index_unique = args.index_unique;
+  options.label = args.label;
+  options.keys = split_list(args.keys);
+  if (!options.keys.empty() && options.keys.size() != args.inputs.size()) {
+    throw ValueError("--keys has " + std::to_string(options.keys.size()) + " names for " +
+                     std::to_string(args.inputs.size()) + " inputs");
+  }
+  const io::WriteOptions write = write_options(args.chunks, args.compressor);
+  check_output(args.out, args.inputs);
+
+  std::vector<AnnData> objects;
+  objects.reserve(args.inputs.size());
+  for (const auto& in : args.inputs)
+    objects.push_back(io::read(in, ctx));
+  const AnnData joined = tessera::concat(objects, options);
+  io::write(joined, args.out, ctx, write);
+}
+
+}  // namespace tessera::cli
