@@ -286,6 +286,13 @@ std::vector<Case> concat_cases() {
         o.label = "src";
         o.index_unique.emplace(1, '_');
       }));
+  // float32 holds the NaN fill as it is (pandas' take), ints become float64 (obj_int below).
+  const auto as_float32 = [](AnnData a) {
+    a.set_X(a.X()->astype(DType::float32));
+    return a;
+  };
+  add("outer_AB_float32", {as_float32(A), as_float32(B)},
+      opts([](auto& o) { o.join = Join::outer; }));
   add("outer_sparse_AB", {As, Bs}, opts([](auto& o) { o.join = Join::outer; }));
   add("outer_dense_sparse_AB", {A, Bs}, opts([](auto& o) { o.join = Join::outer; }));
   add("inner_AC_sparse_dense", {A, C}, opts());

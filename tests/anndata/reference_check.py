@@ -220,6 +220,12 @@ def concat_cases():
     yield "inner_ABC_label_keys", ad.concat(
         [A, B, C], label="source", keys=["A", "B", "C"], index_unique="-")
     yield "outer_ABC_label_default", ad.concat([A, B, C], join="outer", label="src", index_unique="_")
+    def as_float32(a):
+        a = a.copy()
+        a.X = a.X.astype(np.float32)
+        return a
+
+    yield "outer_AB_float32", ad.concat([as_float32(A), as_float32(B)], join="outer")
     yield "outer_sparse_AB", ad.concat([As, Bs], join="outer")
     yield "outer_dense_sparse_AB", ad.concat([A, Bs], join="outer")
     yield "inner_AC_sparse_dense", ad.concat([A, C])
