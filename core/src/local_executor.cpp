@@ -1,6 +1,11 @@
 #include "tessera/core/local_executor.hpp"
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -211,7 +216,35 @@ int LocalExecutor::default_threads() {
     }
     return static_cast<int>(n);
   }
-  return std::max(1U, std::thread::hardware_concurrency());
+  return std::max(1, static_cast<int>(allowed_cpus().size()));
+}
+
+std::vector<int> LocalExecutor::allowed_cpus() {
+  std::vector<int> cpus;
+#ifdef __linux__
+  // The set's size must cover the kernel's CPU numbering: grow it until the call succeeds.
+  for (int size = 1024; size <= (1 << 20) && cpus.empty(); size *= 2) {
+    cpu_set_t* set = CPU_ALLOC(static_cast<std::size_t>(size));
+    if (set == nullptr) break;
+    const std::size_t bytes = CPU_ALLOC_SIZE(static_cast<std::size_t>(size));
+    CPU_ZERO_S(bytes, set);
+    if (sched_getaffinity(0, bytes, set) == 0) {
+      for (int cpu = 0; cpu < size; ++cpu) {
+        if (CPU_ISSET_S(static_cast<std::size_t>(cpu), bytes, set)) cpus.push_back(cpu);
+      }
+      CPU_FREE(set);
+      break;
+    }
+    const bool too_small = errno == EINVAL;
+    CPU_FREE(set);
+    if (!too_small) break;
+  }
+#endif
+  if (cpus.empty()) {
+    for (unsigned cpu = 0; cpu < std::max(1U, std::thread::hardware_concurrency()); ++cpu)
+      cpus.push_back(static_cast<int>(cpu));
+  }
+  return cpus;
 }
 
 LocalExecutor::LocalExecutor(int threads) : threads_(threads > 0 ? threads : default_threads()) {}

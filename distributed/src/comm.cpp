@@ -1,5 +1,6 @@
 #include "tessera/distributed/comm.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <iostream>
@@ -170,6 +171,19 @@ Comm Comm::duplicate(const char* hint) const {
   return c;
 }
 
+Comm Comm::split_node(const char* hint) const {
+  Comm c;
+  c.runtime_ = runtime_;
+  if (serial_) return c;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &c.comm_),
+        "MPI_Comm_split_type", hint);
+  c.owned_ = true;
+  c.serial_ = false;
+  check(MPI_Comm_rank(c.comm_, &c.rank_), "MPI_Comm_rank", hint);
+  check(MPI_Comm_size(c.comm_, &c.size_), "MPI_Comm_size", hint);
+  return c;
+}
+
 void Comm::barrier(const char* hint) const {
   if (!serial_) check(MPI_Barrier(comm_), "MPI_Barrier", hint);
 }
@@ -207,6 +221,18 @@ std::vector<std::int64_t> Comm::all_gather(std::int64_t value, const char* hint)
   if (!serial_)
     check(MPI_Allgather(&value, 1, MPI_INT64_T, out.data(), 1, MPI_INT64_T, comm_), "MPI_Allgather",
           hint);
+  return out;
+}
+
+std::vector<std::byte> Comm::all_gather(std::span<const std::byte> bytes, const char* hint) const {
+  std::vector<std::byte> out(bytes.size() * static_cast<std::size_t>(size_));
+  if (serial_) {
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    return out;
+  }
+  const int count = checked_count(bytes.size(), hint);
+  check(MPI_Allgather(bytes.data(), count, MPI_BYTE, out.data(), count, MPI_BYTE, comm_),
+        "MPI_Allgather", hint);
   return out;
 }
 
@@ -280,9 +306,17 @@ std::optional<Comm::Incoming> Comm::probe(int tag, const char* hint) const {
 
 std::shared_ptr<Buffer> Comm::receive(const Incoming& message, const char* hint) const {
   auto bytes = Buffer::allocate(message.bytes);
-  check(MPI_Recv(bytes->data(), static_cast<int>(message.bytes), MPI_BYTE, message.source,
-                 message.tag, comm_, MPI_STATUS_IGNORE),
+  MPI_Status status;
+  check(MPI_Recv(bytes->data(), checked_count(message.bytes, hint), MPI_BYTE, message.source,
+                 message.tag, comm_, &status),
         "MPI_Recv", hint);
+  int count = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count", hint);
+  if (static_cast<std::size_t>(count) != message.bytes) {
+    throw DistributedError("rank " + std::to_string(rank_) + ": " + hint + ": expected " +
+                           std::to_string(message.bytes) + " bytes from rank " +
+                           std::to_string(message.source) + ", received " + std::to_string(count));
+  }
   return bytes;
 }
 

@@ -4,6 +4,7 @@
 #include <boost/serialization/vector.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -73,19 +74,47 @@ class RebalanceNode final : public Node {
 }  // namespace
 
 int default_threads_per_rank(const Comm& comm) {
-  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  if (comm.is_serial()) return cores;
-  MPI_Comm node = MPI_COMM_NULL;
-  int local = 1;
-  if (MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node) ==
-      MPI_SUCCESS) {
-    MPI_Comm_size(node, &local);
-    MPI_Comm_free(&node);
+  const std::vector<int> mine = LocalExecutor::allowed_cpus();
+  const auto own = static_cast<int>(mine.size());
+  if (comm.is_serial() || comm.size() == 1) return std::max(1, own);
+  // Every rank of this node says which CPUs it may run on, as a bitmask of a common width.
+  const Comm node = comm.split_node("counting the ranks on this node");
+  const auto width = static_cast<std::size_t>(
+      node.all_reduce_max(static_cast<std::uint64_t>(mine.back()) + 1, "agreeing on CPU numbers"));
+  const std::size_t mask_bytes = (width + 7) / 8;
+  std::vector<std::byte> mask(mask_bytes);
+  for (int cpu : mine)
+    mask[static_cast<std::size_t>(cpu) / 8] |= std::byte{1} << (cpu % 8);
+  const std::vector<std::byte> masks = node.all_gather(mask, "sharing CPU affinity");
+  // This rank's fair share: each of its CPUs divided among the node's ranks allowed on it. Ranks
+  // bound to cores of their own keep them; ranks that may all run anywhere (--bind-to none)
+  // split the node.
+  double share = 0;
+  for (int cpu : mine) {
+    int sharing = 0;
+    for (int r = 0; r < node.size(); ++r) {
+      const std::byte bits =
+          masks[static_cast<std::size_t>(r) * mask_bytes + static_cast<std::size_t>(cpu) / 8];
+      if ((bits & (std::byte{1} << (cpu % 8))) != std::byte{0}) ++sharing;
+    }
+    share += 1.0 / std::max(1, sharing);
   }
-  return std::max(1, cores / std::max(1, local));
+  return std::max(1, static_cast<int>(std::floor(share + 1e-9)));
 }
 
 namespace {
+
+// Root's values on every rank, as one broadcast of their bytes.
+std::vector<int> broadcast_ints(const Comm& comm, std::vector<int> values, const char* hint) {
+  if (comm.size() == 1) return values;
+  std::vector<std::byte> bytes(values.size() * sizeof(int));
+  if (comm.rank() == 0) std::memcpy(bytes.data(), values.data(), bytes.size());
+  comm.broadcast(bytes, 0, hint);
+  values.resize(bytes.size() / sizeof(int));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(int));
+  return values;
+}
+
 int pick_threads(const Comm& comm, int threads) {
   if (threads > 0) return threads;
   if (const char* env = std::getenv("TESSERA_THREADS"); env != nullptr && *env != '\0') {
@@ -129,12 +158,12 @@ std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery deliv
     outputs.insert(outputs.end(), tasks.begin(), tasks.end());
   }
   // The coordinator plans; each rank receives its own plan.
-  std::vector<Plan> plans;
+  PlanSet planned;
   std::exception_ptr planning_error;
   std::string planning_message;
   if (rank() == 0) {
     try {
-      plans = make_plans(graph, {outputs, size(), delivery, std::max(root, 0)});
+      planned = make_plans(graph, {outputs, size(), delivery, std::max(root, 0)});
     } catch (const std::exception& e) {
       planning_error = std::current_exception();
       planning_message = e.what();
@@ -152,17 +181,27 @@ std::vector<Chunk> Context::run(const std::vector<Array>& arrays, Delivery deliv
     }
   }
   if (planning_error) std::rethrow_exception(planning_error);
-  const Plan plan = comm_.scatter(plans, 0, "shipping plans");
+  const Plan plan = comm_.scatter(planned.plans, 0, "shipping plans");
   if (plan.graph_fingerprint != graph.fingerprint() || plan.rank != rank()) {
     throw DistributedError("rank " + std::to_string(rank()) +
                            ": received a plan for another graph or rank");
   }
+  // The outputs' owners are the same for every rank: broadcast once, and only when the caller
+  // keeps them (persist's ownership map).
+  if (owners != nullptr) {
+    *owners = broadcast_ints(comm_, std::move(planned.output_owners), "shipping output owners");
+    if (owners->size() != outputs.size()) {
+      throw DistributedError("rank " + std::to_string(rank()) + ": received " +
+                             std::to_string(owners->size()) + " output owners for " +
+                             std::to_string(outputs.size()) + " outputs");
+    }
+  }
+  planned = PlanSet{};
   stats_ = ExecutionStats{};
   stats_.plan_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   PlanExecutor executor(comm_, executor_);
   std::vector<Chunk> held = executor.execute(graph, plan, stats_);
-  if (owners != nullptr) *owners = plan.output_owners;
 
   // Map held outputs back to every requested output (duplicates allowed), then assemble arrays.
   std::map<TaskId, Chunk> by_task;

@@ -51,68 +51,88 @@ std::vector<int> place_tasks(const TaskGraph& graph, std::span<const TaskId> out
   return rank;
 }
 
-std::vector<Plan> make_plans(const TaskGraph& graph, const PlanRequest& request) {
+PlanSet make_plans(const TaskGraph& graph, const PlanRequest& request) {
   const int ranks = request.ranks;
   if (request.delivery == Delivery::root && (request.root < 0 || request.root >= ranks)) {
     throw DistributedError("planner: root rank " + std::to_string(request.root) +
                            " is outside [0, " + std::to_string(ranks) + ")");
   }
   const std::vector<int> rank = place_tasks(graph, request.outputs, ranks);
-  std::vector<Plan> plans(static_cast<std::size_t>(ranks));
+  PlanSet set;
+  std::vector<Plan>& plans = set.plans;
+  plans.resize(static_cast<std::size_t>(ranks));
   const std::uint64_t fingerprint = graph.fingerprint();
   for (int r = 0; r < ranks; ++r) {
     plans[r].rank = r;
     plans[r].ranks = ranks;
     plans[r].graph_fingerprint = fingerprint;
   }
-  // Transfers (task, destination): every dependency computed on another rank, and the outputs'
-  // delivery. Sorted and deduplicated so each chunk goes to each rank once.
-  std::vector<std::pair<TaskId, int>> moves;
-  for (TaskId t = 0; t < graph.num_tasks(); ++t) {
-    const int r = rank[t];
-    if (r < 0) continue;
-    plans[r].run.push_back(t);
-    for (TaskId d : graph.deps(t)) {
-      if (rank[d] != r) moves.emplace_back(d, r);
-    }
+  const index_t n = graph.num_tasks();
+  for (TaskId t = 0; t < n; ++t) {
+    if (rank[t] >= 0) plans[rank[t]].run.push_back(t);
   }
-  std::vector<int> owners;
-  owners.reserve(request.outputs.size());
+  // One pass over the outputs: each lands in the plans of the ranks that hold it at the end.
+  set.output_owners.reserve(request.outputs.size());
   for (TaskId t : request.outputs) {
-    owners.push_back(rank[t]);
-    switch (request.delivery) {
-      case Delivery::in_place:
-        break;
-      case Delivery::root:
-        if (rank[t] != request.root) moves.emplace_back(t, request.root);
-        break;
-      case Delivery::all:
+    const int owner = rank[t];
+    set.output_owners.push_back(owner);
+    if (request.delivery == Delivery::all) {
+      for (int r = 0; r < ranks; ++r)
+        plans[r].outputs.push_back(t);
+    } else {
+      plans[owner].outputs.push_back(t);
+      if (request.delivery == Delivery::root && owner != request.root)
+        plans[request.root].outputs.push_back(t);
+    }
+  }
+  // Transfers (task, destination): every dependency computed on another rank, and the outputs'
+  // delivery. Grouped by task with a counting sort (ids are dense), each task's destinations
+  // sorted and deduplicated so each chunk goes to each rank once: linear in the transfers, where
+  // sorting all (task, destination) pairs cost most of the planning of a gather to 1024 ranks.
+  const auto for_each_move = [&](const auto& visit) {
+    for (TaskId t = 0; t < n; ++t) {
+      const int r = rank[t];
+      if (r < 0) continue;
+      for (TaskId d : graph.deps(t)) {
+        if (rank[d] != r) visit(d, r);
+      }
+    }
+    for (TaskId t : request.outputs) {
+      const int owner = rank[t];
+      if (request.delivery == Delivery::root && owner != request.root) visit(t, request.root);
+      if (request.delivery == Delivery::all) {
         for (int r = 0; r < ranks; ++r) {
-          if (r != rank[t]) moves.emplace_back(t, r);
+          if (r != owner) visit(t, r);
         }
-        break;
+      }
     }
-  }
-  std::sort(moves.begin(), moves.end());
-  moves.erase(std::unique(moves.begin(), moves.end()), moves.end());
+  };
+  // Counts go to first[t + 2]; after the prefix sum, filling through first[t + 1] leaves
+  // first[t] at the start of t's destinations and first[t + 1] at their end.
+  std::vector<index_t> first(static_cast<std::size_t>(n) + 2, 0);
+  for_each_move([&](TaskId t, int) { ++first[t + 2]; });
+  for (TaskId t = 0; t < n; ++t)
+    first[t + 2] += first[t + 1];
+  std::vector<int> dests(static_cast<std::size_t>(first[n + 1]));
+  if (!dests.empty()) for_each_move([&](TaskId t, int dest) { dests[first[t + 1]++] = dest; });
   std::int64_t total = 0;
-  for (const auto& [t, dest] : moves) {
+  for (TaskId t = 0; t < n; ++t) {
+    if (first[t] == first[t + 1]) continue;
+    const auto begin = dests.begin() + first[t], end = dests.begin() + first[t + 1];
+    if (!std::is_sorted(begin, end)) std::sort(begin, end);
     const std::int64_t bytes = chunk_bytes_estimate(graph, t);
-    plans[rank[t]].sends.emplace_back(t, dest);
-    plans[rank[t]].bytes_sent_estimate += bytes;
-    plans[dest].receives.emplace_back(t, rank[t]);
-    total += bytes;
-  }
-  for (auto& p : plans) {
-    p.bytes_moved_estimate = total;
-    p.output_owners = owners;
-    for (std::size_t n = 0; n < request.outputs.size(); ++n) {
-      const bool here = request.delivery == Delivery::all || owners[n] == p.rank ||
-                        (request.delivery == Delivery::root && p.rank == request.root);
-      if (here) p.outputs.push_back(request.outputs[n]);
+    Plan& from = plans[rank[t]];
+    for (auto it = begin; it != end; ++it) {
+      if (it != begin && *it == *(it - 1)) continue;
+      from.sends.emplace_back(t, *it);
+      from.bytes_sent_estimate += bytes;
+      plans[*it].receives.emplace_back(t, rank[t]);
+      total += bytes;
     }
   }
-  return plans;
+  for (auto& p : plans)
+    p.bytes_moved_estimate = total;
+  return set;
 }
 
 }  // namespace tessera

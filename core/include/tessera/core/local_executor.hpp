@@ -21,7 +21,7 @@ struct ExecutorStats {
 
 class LocalExecutor {
  public:
-  // threads <= 0: TESSERA_THREADS from the environment, else the hardware's core count.
+  // threads <= 0: TESSERA_THREADS from the environment, else the CPUs this process may run on.
   explicit LocalExecutor(int threads = 0);
   [[nodiscard]] int threads() const { return threads_; }
 
@@ -50,8 +50,12 @@ class LocalExecutor {
 
   [[nodiscard]] const ExecutorStats& last_stats() const { return stats_; }
 
-  // TESSERA_THREADS, or std::thread::hardware_concurrency().
+  // TESSERA_THREADS, or the number of allowed_cpus(): a process that a launcher (mpirun, srun,
+  // taskset) bound to one core starts one thread, not one per core of the machine.
   static int default_threads();
+  // The CPUs this process may run on (sched_getaffinity of the calling thread), ascending; every
+  // CPU of std::thread::hardware_concurrency() where affinity is unknown.
+  static std::vector<int> allowed_cpus();
 
  private:
   int threads_;

@@ -52,6 +52,9 @@ class Comm {
   // A private communicator with the same ranks (MPI_Comm_dup), freed with the returned Comm:
   // a plan's messages can never be confused with another's.
   [[nodiscard]] Comm duplicate(const char* hint) const;
+  // The ranks that share this rank's node (MPI_COMM_TYPE_SHARED), as a communicator of their own;
+  // the serial stand-in for the serial stand-in. Collective.
+  [[nodiscard]] Comm split_node(const char* hint) const;
 
   void barrier(const char* hint) const;
   [[nodiscard]] std::uint64_t all_reduce_min(std::uint64_t value, const char* hint) const;
@@ -60,6 +63,9 @@ class Comm {
   [[nodiscard]] std::int64_t all_reduce_sum(std::int64_t value, const char* hint) const;
   // Every rank's value, in rank order, on every rank.
   [[nodiscard]] std::vector<std::int64_t> all_gather(std::int64_t value, const char* hint) const;
+  // Every rank's bytes (the same length on every rank), concatenated in rank order.
+  [[nodiscard]] std::vector<std::byte> all_gather(std::span<const std::byte> bytes,
+                                                  const char* hint) const;
   // Bytes from `root` to everyone (the size travels first).
   void broadcast(std::vector<std::byte>& bytes, int root, const char* hint) const;
   // Root hands rank r the value values[r] (values is ignored elsewhere): Boost.MPI's scatter of
@@ -109,7 +115,9 @@ class Comm {
   };
   // A message waiting to be received on `tag` (MPI_ANY_TAG for any), from any rank.
   [[nodiscard]] std::optional<Incoming> probe(int tag, const char* hint) const;
-  // Into uninitialized storage (large messages are not zero-filled first).
+  // Receives the next message from message.source on message.tag, which must have exactly
+  // message.bytes bytes (else DistributedError), into uninitialized storage (large messages are
+  // not zero-filled first). Blocks until it arrives.
   [[nodiscard]] std::shared_ptr<Buffer> receive(const Incoming& message, const char* hint) const;
   // Non-blocking barrier: test() the request until every rank has entered it.
   [[nodiscard]] Request ibarrier(const char* hint) const;

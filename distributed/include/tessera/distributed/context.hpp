@@ -20,7 +20,7 @@ namespace tessera {
 
 class Context {
  public:
-  // Comm::world(), with TESSERA_THREADS threads (default: the node's cores over its ranks).
+  // Comm::world(), with TESSERA_THREADS threads (default: default_threads_per_rank).
   Context();
   explicit Context(Comm comm, int threads = 0);
 
@@ -63,7 +63,10 @@ class Context {
   std::uint64_t persist_count_ = 0;
 };
 
-// Threads per rank when TESSERA_THREADS is not set: the node's cores shared by its ranks.
+// Threads per rank when TESSERA_THREADS is not set: the CPUs this rank may run on
+// (sched_getaffinity), each divided among the ranks of the node that may run on it too. Bound
+// ranks (mpirun's default at up to 2 ranks, srun --cpu-bind) keep their own cores; unbound ones
+// (--bind-to none) split the node. Collective.
 int default_threads_per_rank(const Comm& comm);
 
 }  // namespace tessera

@@ -19,8 +19,10 @@ struct PlanRequest {
   int root = 0;
 };
 
-// One plan per rank. Throws DistributedError if a source names an owner outside the ranks.
-std::vector<Plan> make_plans(const TaskGraph& graph, const PlanRequest& request);
+// One plan per rank and the outputs' owners. Time and size grow with the tasks, the transfers and
+// the outputs each rank holds (every output on every rank for Delivery::all), never with outputs
+// x ranks otherwise. Throws DistributedError if a source names an owner outside the ranks.
+PlanSet make_plans(const TaskGraph& graph, const PlanRequest& request);
 
 // The rank each needed task runs on (-1: not needed), the planner's first step.
 std::vector<int> place_tasks(const TaskGraph& graph, std::span<const TaskId> outputs, int ranks);
