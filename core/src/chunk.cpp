@@ -8,11 +8,18 @@
 #include <type_traits>
 
 #include "detail/convert.hpp"
+#include "tessera/core/buffer_pool.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera {
 
 std::shared_ptr<Buffer> Buffer::allocate(std::size_t bytes) {
+  if (bytes >= BufferPool::kMinBytes) {
+    // Recycled (buffer_pool.hpp): a new 128 MiB mapping page-faults at first touch.
+    std::shared_ptr<std::byte> storage = BufferPool::instance().take(bytes);
+    std::byte* data = storage.get();
+    return std::make_shared<Buffer>(Key{}, std::move(storage), data, bytes);
+  }
   // for_overwrite: no zero-filling, writers fill every byte they publish.
   std::shared_ptr<std::byte[]> storage =
       std::make_shared_for_overwrite<std::byte[]>(std::max<std::size_t>(bytes, 1));
