@@ -15,15 +15,16 @@
 namespace tessera {
 namespace {
 
-constexpr int kChunkTag = 1;
-constexpr int kErrorTag = 2;
+constexpr int kChunkTag = 1;    // a chunk's header
+constexpr int kErrorTag = 2;    // a failure notice
+constexpr int kPayloadTag = 3;  // a chunk's values, right after its header from the same rank
 constexpr auto kIdle = std::chrono::microseconds(100);
 
 // Thrown from the poll hook to stop the local run when another rank reported a failure.
 struct PeerFailure {};
 
 struct Outgoing {
-  std::shared_ptr<const std::vector<std::byte>> bytes;
+  std::shared_ptr<const void> bytes;  // what the request reads, alive until it completes
   Comm::Request request;
 };
 
@@ -71,13 +72,18 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
       ready.swap(queue);
     }
     for (auto& [t, chunk] : ready) {
-      auto bytes = std::make_shared<const std::vector<std::byte>>(detail::encode_chunk(t, chunk));
+      // The header, then the payload (a dense chunk's own buffer, no copy). Messages between two
+      // ranks on one tag arrive in order, so the receiver pairs each header with the next payload.
+      auto wire = std::make_shared<detail::WireChunk>(detail::encode_chunk(t, chunk));
       auto range =
           std::equal_range(plan.sends.begin(), plan.sends.end(), std::pair<TaskId, int>{t, -1},
                            [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto it = range.first; it != range.second; ++it) {
-        in_flight.push_back({bytes, comm.isend(*bytes, it->second, kChunkTag, "sending a chunk")});
-        stats.bytes_sent += static_cast<std::int64_t>(bytes->size());
+        in_flight.push_back(
+            {wire, comm.isend(wire->header, it->second, kChunkTag, "sending a chunk header")});
+        in_flight.push_back(
+            {wire, comm.isend(wire->payload, it->second, kPayloadTag, "sending a chunk")});
+        stats.bytes_sent += static_cast<std::int64_t>(wire->header.size() + wire->payload.size());
         ++stats.messages_sent;
       }
     }
@@ -92,10 +98,14 @@ std::vector<Chunk> PlanExecutor::execute(const TaskGraph& graph, const Plan& pla
       if (peer_failed < 0) peer_failed = m->source;
     }
     while (auto m = comm.probe(kChunkTag, "checking for chunks")) {
-      const std::shared_ptr<Buffer> bytes = comm.receive(*m, "receiving a chunk");
-      stats.bytes_received += static_cast<std::int64_t>(bytes->size());
+      const std::shared_ptr<Buffer> header = comm.receive(*m, "receiving a chunk header");
+      const std::span<const std::byte> header_bytes(header->data(), header->size());
+      const Comm::Incoming payload_message{m->source, kPayloadTag,
+                                           detail::payload_bytes(header_bytes)};
+      const std::shared_ptr<Buffer> payload = comm.receive(payload_message, "receiving a chunk");
+      stats.bytes_received += static_cast<std::int64_t>(header->size() + payload->size());
       if (inbox != nullptr) {
-        auto [t, chunk] = detail::decode_chunk(bytes);
+        auto [t, chunk] = detail::decode_chunk(header_bytes, payload);
         inbox->deliver(t, std::move(chunk));
       }
     }

@@ -14,9 +14,9 @@ struct Header {
   std::int64_t nnz;
   std::uint8_t dtype;
   std::uint8_t layout;
-  std::uint8_t pad[30];  // 64 bytes: the payload stays aligned for any dtype
+  std::uint8_t pad[30];
 };
-static_assert(sizeof(Header) == 64);
+static_assert(sizeof(Header) == kWireHeaderBytes);
 
 template <typename T>
 void put(std::vector<std::byte>& out, const T* data, std::size_t n) {
@@ -24,9 +24,28 @@ void put(std::vector<std::byte>& out, const T* data, std::size_t n) {
   out.insert(out.end(), p, p + n * sizeof(T));
 }
 
+Header parse(std::span<const std::byte> bytes) {
+  Header h{};
+  if (bytes.size() != sizeof(Header)) {
+    throw DistributedError("chunk header message of " + std::to_string(bytes.size()) +
+                           " bytes, expected " + std::to_string(sizeof(Header)));
+  }
+  std::memcpy(&h, bytes.data(), sizeof(Header));
+  // Bounds that keep the size arithmetic below from overflowing.
+  constexpr std::int64_t kMax = std::int64_t{1} << 40;
+  if (h.dtype >= kDTypeCount || h.layout > 1 || h.rows < 0 || h.cols < 0 || h.nnz < 0 ||
+      h.rows > kMax || h.cols > kMax || h.nnz > kMax ||
+      (h.layout == static_cast<std::uint8_t>(Layout::dense) && h.rows > 0 &&
+       h.cols > kMax / h.rows)) {
+    throw DistributedError("chunk message for task " + std::to_string(h.task) +
+                           " has a corrupt header");
+  }
+  return h;
+}
+
 }  // namespace
 
-std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk) {
+WireChunk encode_chunk(TaskId task, const Chunk& chunk) {
   Header h{};
   h.task = task;
   h.rows = chunk.rows();
@@ -34,59 +53,67 @@ std::vector<std::byte> encode_chunk(TaskId task, const Chunk& chunk) {
   h.nnz = chunk.nnz();
   h.dtype = static_cast<std::uint8_t>(chunk.dtype());
   h.layout = static_cast<std::uint8_t>(chunk.layout());
-  std::vector<std::byte> out;
-  out.reserve(sizeof(Header) + chunk.nbytes());
-  put(out, &h, 1);
+  WireChunk out;
+  std::memcpy(out.header.data(), &h, sizeof(Header));
   const std::size_t item = itemsize(chunk.dtype());
-  if (chunk.layout() == Layout::dense) {
-    for (index_t r = 0; r < chunk.rows(); ++r)
-      put(out, chunk.raw_row(r), static_cast<std::size_t>(chunk.cols()) * item);
+  if (chunk.layout() == Layout::dense && (chunk.is_contiguous() || chunk.rows() == 0)) {
+    // The values as they lie in the chunk's buffer: sent without a copy.
+    if (chunk.rows() > 0 && chunk.cols() > 0) {
+      out.payload = {chunk.raw_row(0),
+                     static_cast<std::size_t>(chunk.rows() * chunk.cols()) * item};
+      out.keep = chunk.buffer();
+    }
     return out;
   }
-  const auto p = chunk.indptr();
-  const index_t base = p.front();
-  for (index_t v : p) {
-    const index_t rel = v - base;
-    put(out, &rel, 1);
+  auto bytes = std::make_shared<std::vector<std::byte>>();
+  bytes->reserve(chunk.nbytes());
+  if (chunk.layout() == Layout::dense) {
+    for (index_t r = 0; r < chunk.rows(); ++r)
+      put(*bytes, chunk.raw_row(r), static_cast<std::size_t>(chunk.cols()) * item);
+  } else {
+    const auto p = chunk.indptr();
+    const index_t base = p.front();
+    for (index_t v : p) {
+      const index_t rel = v - base;
+      put(*bytes, &rel, 1);
+    }
+    put(*bytes, chunk.indices() + base, static_cast<std::size_t>(h.nnz));
+    put(*bytes, chunk.buffer()->data() + base * static_cast<index_t>(item),
+        static_cast<std::size_t>(h.nnz) * item);
   }
-  put(out, chunk.indices() + base, static_cast<std::size_t>(h.nnz));
-  put(out, chunk.buffer()->data() + base * static_cast<index_t>(item),
-      static_cast<std::size_t>(h.nnz) * item);
+  out.payload = *bytes;
+  out.keep = std::move(bytes);
   return out;
 }
 
-std::pair<TaskId, Chunk> decode_chunk(const std::shared_ptr<Buffer>& buffer) {
-  Header h{};
-  const Buffer& bytes = *buffer;
-  if (bytes.size() < sizeof(Header)) {
-    throw DistributedError("chunk message of " + std::to_string(bytes.size()) +
-                           " bytes is shorter than its header");
+std::size_t payload_bytes(std::span<const std::byte> header) {
+  const Header h = parse(header);
+  const auto item = static_cast<std::size_t>(itemsize(static_cast<DType>(h.dtype)));
+  if (h.layout == static_cast<std::uint8_t>(Layout::dense)) {
+    return static_cast<std::size_t>(h.rows * h.cols) * item;
   }
-  std::memcpy(&h, bytes.data(), sizeof(Header));
-  if (h.dtype >= kDTypeCount || h.layout > 1 || h.rows < 0 || h.cols < 0 || h.nnz < 0) {
-    throw DistributedError("chunk message for task " + std::to_string(h.task) +
-                           " has a corrupt header");
-  }
+  return static_cast<std::size_t>(h.rows + 1 + h.nnz) * sizeof(index_t) +
+         static_cast<std::size_t>(h.nnz) * item;
+}
+
+std::pair<TaskId, Chunk> decode_chunk(std::span<const std::byte> header,
+                                      const std::shared_ptr<Buffer>& payload) {
+  const Header h = parse(header);
   const auto dtype = static_cast<DType>(h.dtype);
   const std::size_t item = itemsize(dtype);
-  const std::byte* at = bytes.data() + sizeof(Header);
-  const std::size_t left = bytes.size() - sizeof(Header);
+  const std::size_t left = payload == nullptr ? 0 : payload->size();
+  if (left != payload_bytes(header)) {
+    throw DistributedError(std::string(h.layout == 0 ? "dense" : "CSR") +
+                           " chunk message for task " + std::to_string(h.task) +
+                           " has the wrong size");
+  }
   const Shape shape{h.rows, h.cols};
   if (h.layout == static_cast<std::uint8_t>(Layout::dense)) {
-    const std::size_t need = static_cast<std::size_t>(shape.size()) * item;
-    if (left != need)
-      throw DistributedError("dense chunk message for task " + std::to_string(h.task) +
-                             " has the wrong size");
     if (shape.size() == 0) return {h.task, Chunk::dense(dtype, shape)};
-    // The values follow the 64-byte header: view them in place.
-    return {h.task, Chunk::dense_view(dtype, shape, buffer,
-                                      static_cast<index_t>(sizeof(Header) / item), shape.cols)};
+    // The values are the whole payload: view them in place.
+    return {h.task, Chunk::dense_view(dtype, shape, payload, 0, shape.cols)};
   }
-  const std::size_t need = static_cast<std::size_t>(h.rows + 1 + h.nnz) * sizeof(index_t) +
-                           static_cast<std::size_t>(h.nnz) * item;
-  if (left != need)
-    throw DistributedError("CSR chunk message for task " + std::to_string(h.task) +
-                           " has the wrong size");
+  const std::byte* at = payload->data();
   std::vector<index_t> indptr(static_cast<std::size_t>(h.rows + 1)),
       indices(static_cast<std::size_t>(h.nnz));
   std::memcpy(indptr.data(), at, indptr.size() * sizeof(index_t));
