@@ -1,13 +1,15 @@
 // tessera reduce: one value per row (axis 1) or per column (axis 0) of X or a layer, printed as
 // `name<TAB>value` with 17 significant digits. The file is read lazily in bands of chunk-rows;
-// each band is reduced across the ranks, so memory stays at a few chunks per rank and progress
-// can be shown. Results do not depend on the number of ranks: bands are cut by chunk-rows, and
-// each band's reduction has core's fixed combine order.
+// each band is reduced across the ranks (chunks are read, reduced and freed where they are owned)
+// and progress is shown per band. Results do not depend on the number of ranks: bands are cut by
+// chunk-rows and bytes only, each band's reduction has core's fixed combine order, and per-column
+// partials are combined in band order.
 //
 // tessera graph: the task graph of the same workload (optionally over several inputs joined as
 // `tessera concat` joins them) as Graphviz DOT, or SVG drawn by Graphviz.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 
@@ -94,13 +96,29 @@ std::vector<long double> to_long_double(const Chunk& c) {
   return out;
 }
 
-// Bands of whole chunk-rows: enough chunks to keep every thread of every rank busy, and at most
-// about a hundred bands so that progress moves smoothly without many small collectives.
-std::vector<std::pair<index_t, index_t>> bands(const Array& x, const Context& ctx) {
+// Bands of whole chunk-rows, cut the same way whatever the number of ranks (so that per-column
+// results, which combine band partials, do not depend on it): at least TESSERA_BAND_BYTES
+// (default 1 GiB) of logical data per band, and at most about a hundred bands.
+std::vector<std::pair<index_t, index_t>> bands(const Array& x) {
   const ChunkGrid& grid = x.chunks();
   const index_t chunk_rows = grid.num_chunks(0);
-  const index_t per_band = std::max<index_t>(
-      {index_t{1}, static_cast<index_t>(ctx.size()) * ctx.threads(), (chunk_rows + 99) / 100});
+  index_t band_bytes = index_t{1} << 30;
+  if (const char* env = std::getenv("TESSERA_BAND_BYTES")) {
+    try {
+      band_bytes = std::stoll(env);
+    } catch (const std::exception&) {
+      band_bytes = 0;
+    }
+    if (band_bytes < 1)
+      throw ValueError(std::string("TESSERA_BAND_BYTES must be a positive number, got '") + env +
+                       "'");
+  }
+  const index_t rows = std::max<index_t>(x.shape().rows, 1);
+  const index_t bytes_per_chunk_row =
+      std::max<index_t>(x.nbytes() / rows * grid.chunk_size(0, 0), 1);
+  const index_t per_band =
+      std::max<index_t>({index_t{1}, (chunk_rows + 99) / 100,
+                         (band_bytes + bytes_per_chunk_row - 1) / bytes_per_chunk_row});
   std::vector<std::pair<index_t, index_t>> out;
   for (index_t i = 0; i < chunk_rows; i += per_band) {
     const index_t end = std::min(chunk_rows, i + per_band);
@@ -149,7 +167,7 @@ void reduce(const ReduceArgs& args, Context& ctx, Progress& progress) {
   const index_t row_bytes = x.shape().rows > 0 ? x.nbytes() / x.shape().rows : 0;
   progress.start("reduce " + args.op, x.nbytes());
   bool first = true;
-  for (const auto& [begin, end] : bands(x, ctx)) {
+  for (const auto& [begin, end] : bands(x)) {
     const Array band = x(Selector::slice(begin, end));
     const Chunk part = ctx.compute(band.reduce(band_op, args.axis), 0);
     if (ctx.rank() == 0) {
