@@ -38,8 +38,8 @@ class Checker:
     def path(self, name):
         return os.path.join(self.workdir, name)
 
-    def run(self, *args, expect_ok=True):
-        cmd = [self.tessera, "--no-progress", *args]
+    def run(self, *args, expect_ok=True, progress=False):
+        cmd = [self.tessera, "--progress" if progress else "--no-progress", *args]
         if self.ranks > 0:
             cmd = ["mpirun", "-np", str(self.ranks), "--oversubscribe", *cmd]
         env = dict(os.environ, **interop.MPI_ENV)
@@ -261,6 +261,13 @@ def part_reduce(c, refs):
                     if alone.stdout != p.stdout:
                         problems.append(f"output differs from one process's")
                 c.check(f"reduce {label}", problems)
+    # --progress: lines on stderr from rank 0 only, ending with the total and the time taken.
+    p = c.run("reduce", c.path("a16.h5ad"), "--op", "sum", "--axis", "0", progress=True)
+    if p is not None:
+        lines = [line for line in p.stderr.splitlines() if line.startswith("reduce sum")]
+        done = [line for line in lines if "elapsed" in line]
+        problems = [] if len(done) == 1 and "100%" in done[0] else [f"progress lines: {p.stderr!r}"]
+        c.check("reduce --progress", problems)
     # -o writes the same lines to a file.
     out = c.path("sums.tsv")
     p = c.run("reduce", c.path("a.h5ad"), "--op", "sum", "--axis", "1", "-o", out)
