@@ -66,6 +66,7 @@ up() {
   if [ -e "$state_file" ]; then
     # Left by a run that ended without `down` (killed): stop what it started, unless it still
     # answers, which means another run is using it.
+    # shellcheck disable=SC1090
     if (. "$state_file" && timeout 10 scontrol ping 2>/dev/null | grep -q 'is UP'); then
       die "the cluster of $state_file is up and answers; not starting another (or run '$0 down $state_file')"
     fi
