@@ -5,6 +5,7 @@
 #include <string>
 
 #include "detail/elements.hpp"
+#include "detail/stream_writer.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/anndata_io.hpp"
 #include "tessera/io/hdf5_file.hpp"
@@ -13,45 +14,8 @@
 namespace tessera::io {
 namespace {
 
-// One big array of an AnnData: where it goes in the file and what it is.
-struct Slot {
-  std::string group;  // "" for the root, else "layers", "obsm", …, "raw", "raw/varm"
-  std::string name;
-  Array array;
-};
-
-std::vector<Slot> slots_of(const AnnData& a) {
-  std::vector<Slot> slots;
-  if (a.X()) slots.push_back({"", "X", *a.X()});
-  const std::pair<const char*, const AlignedArrays*> maps[] = {{"layers", &a.layers()},
-                                                               {"obsm", &a.obsm()},
-                                                               {"varm", &a.varm()},
-                                                               {"obsp", &a.obsp()},
-                                                               {"varp", &a.varp()}};
-  for (const auto& [group, m] : maps) {
-    for (const auto& [k, v] : *m)
-      slots.push_back({group, k, v});
-  }
-  if (a.raw()) {
-    if (a.raw()->X) slots.push_back({"raw", "X", *a.raw()->X});
-    for (const auto& [k, v] : a.raw()->varm)
-      slots.push_back({"raw/varm", k, v});
-  }
-  return slots;
-}
-
-std::unique_ptr<Group> open_path(Group& root, const std::string& path) {
-  std::unique_ptr<Group> g = root.group(path.substr(0, path.find('/')));
-  if (const auto slash = path.find('/'); slash != std::string::npos)
-    return g->group(path.substr(slash + 1));
-  return g;
-}
-
-Group& parent_of(Group& root, const std::string& group, std::unique_ptr<Group>& holder) {
-  if (group.empty()) return root;
-  holder = open_path(root, group);
-  return *holder;
-}
+using detail::on_all;
+using detail::on_root;
 
 void set_group_encoding(Group& g, const char* type, const char* version) {
   g.set_attribute("encoding-type", type);
@@ -59,7 +23,7 @@ void set_group_encoding(Group& g, const char* type, const char* version) {
 }
 
 // The structure and small elements of an AnnData: root attributes, obs, var, uns, the mapping
-// groups, and raw's var. Big arrays are written separately (slots).
+// groups, and raw's var. Big arrays are written separately (detail::MatrixPlan).
 void write_skeleton(Group& root, const AnnData& a) {
   set_group_encoding(root, "anndata", "0.1.0");
   detail::write_dataframe(root, "obs", a.obs());
@@ -74,22 +38,6 @@ void write_skeleton(Group& root, const AnnData& a) {
     detail::write_dataframe(*raw, "var", a.raw()->var);
     set_group_encoding(*raw->create_group("varm"), "dict", "0.1.0");
   }
-}
-
-// The file chunking of a dense array: the requested one (X and layers), else the array's own
-// regular chunks.
-Shape file_chunks(const Slot& s, const WriteOptions& options) {
-  if (options.chunks && (s.name == "X" || s.group == "layers")) {
-    return options.chunks->resolve(s.array.shape(), s.array.dtype()).max_chunk_shape();
-  }
-  return s.array.chunks().max_chunk_shape();
-}
-
-// The array laid out for writing: regular chunks of `chunks` (the file's chunk boxes).
-Array as_file_chunks(const Array& a, Shape chunks) {
-  const ChunkGrid want = ChunkGrid::regular(a.shape(), std::max<index_t>(chunks.rows, 1),
-                                            std::max<index_t>(chunks.cols, 1));
-  return want == a.chunks() ? a : a.rechunk(want);
 }
 
 std::string random_token() {
@@ -113,51 +61,6 @@ std::vector<std::byte> string_to_bytes(const std::string& s) {
   return b;
 }
 
-// Every rank learns whether `action` succeeded on `root` (others do nothing); on failure every
-// rank throws (root rethrows its own exception).
-void on_root(Context& ctx, int root, const char* what, const std::function<void()>& action) {
-  std::exception_ptr error;
-  std::string message;
-  if (ctx.rank() == root) {
-    try {
-      action();
-    } catch (const std::exception& e) {
-      error = std::current_exception();
-      message = e.what();
-    }
-  }
-  std::vector<std::byte> shared = string_to_bytes(message);
-  ctx.comm().broadcast(shared, root, what);
-  if (error) std::rethrow_exception(error);
-  if (!shared.empty())
-    throw IoError(std::string(what) + " failed on rank " + std::to_string(root) + ": " +
-                  bytes_to_string(shared));
-}
-
-// Runs `action` on every rank; if it fails anywhere, every rank throws (the failing rank its own
-// exception, the others an IoError with its message).
-void on_all(Context& ctx, const char* what, const std::function<void()>& action) {
-  std::exception_ptr error;
-  std::string message;
-  try {
-    action();
-  } catch (const std::exception& e) {
-    error = std::current_exception();
-    message = e.what();
-  }
-  // The highest failing rank, plus one (0: none failed). A rank that failed on its own comes
-  // after those that only followed it (maybe_fail), so its message is the one shared.
-  const std::uint64_t failed =
-      ctx.comm().all_reduce_max(error ? static_cast<std::uint64_t>(ctx.rank()) + 1 : 0, what);
-  if (failed == 0) return;
-  const int source = static_cast<int>(failed - 1);
-  std::vector<std::byte> shared = string_to_bytes(message);
-  ctx.comm().broadcast(shared, source, what);
-  if (error) std::rethrow_exception(error);
-  throw IoError(std::string(what) + " failed on rank " + std::to_string(source) + ": " +
-                bytes_to_string(shared));
-}
-
 // Test hook: TESSERA_TEST_FAIL_WRITE=<slot> makes the last rank fail while writing that slot,
 // to prove that a failed write leaves nothing at the target. The failure is agreed before the
 // slot's collective writes, so every rank leaves the parallel file together.
@@ -169,22 +72,65 @@ void maybe_fail(const Context& ctx, const std::string& slot) {
   throw IoError("rank " + std::to_string(ctx.size() - 1) + " failed while writing " + slot);
 }
 
-struct Prepared {
-  explicit Prepared(Slot s) : slot(std::move(s)) {}
-  Slot slot;
-  bool sparse = false;
-  Shape chunks;
-  Array persisted{Array(nullptr_node())};
-  // Sparse: this rank's rows (contiguous) as one CSR chunk, its first row, and every rank's nnz.
-  Chunk local;
-  index_t first_row = 0;
-  std::vector<std::int64_t> nnz_by_rank;
-  Chunk whole;  // zarr sparse: the whole matrix on rank 0
-
-  static NodePtr nullptr_node() {
-    return from_chunk(Chunk::dense(DType::float64, {0, 0}), ChunkSpec(1, 1)).node();
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  if (from.empty()) return;
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
+    text.replace(at, from.size(), to);
+    at += to.size();
   }
-};
+}
+
+// Rethrows a write's error as the same kind, naming what the user asked for: the target path
+// instead of the temporary sibling's, and the element being written when the message does not
+// already name it.
+[[noreturn]] void rethrow_for_target(const std::exception_ptr& error,
+                                     const std::filesystem::path& temp,
+                                     const std::filesystem::path& target,
+                                     const std::string& element) {
+  const auto explain = [&](std::string message) {
+    replace_all(message, temp.string(), target.string());
+    replace_all(message, temp.filename().string(), target.filename().string());
+    std::string prefix;
+    if (message.find(target.string()) == std::string::npos) prefix = target.string() + ": ";
+    if (!element.empty() && message.find("/" + element) == std::string::npos &&
+        message.find(" " + element) == std::string::npos) {
+      prefix += "writing " + element + ": ";
+    }
+    return prefix + message;
+  };
+  try {
+    std::rethrow_exception(error);
+  } catch (const FormatError& e) {
+    throw FormatError(explain(e.what()));
+  } catch (const IoError& e) {
+    throw IoError(explain(e.what()));
+  } catch (const ShapeError& e) {
+    throw ShapeError(explain(e.what()));
+  } catch (const IndexError& e) {
+    throw IndexError(explain(e.what()));
+  } catch (const ValueError& e) {
+    throw ValueError(explain(e.what()));
+  } catch (const DistributedError& e) {
+    throw DistributedError(explain(e.what()));
+  } catch (const InternalError& e) {
+    throw InternalError(explain(e.what()));
+  } catch (const Error& e) {
+    throw Error(explain(e.what()));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw IoError(explain(e.what()));
+  }
+}
+
+std::int64_t total_bytes(const std::vector<detail::MatrixPlan>& plans) {
+  std::int64_t total = 0;
+  for (const auto& p : plans) {
+    for (index_t b : p.row_bytes)
+      total += b;
+  }
+  return total;
+}
 
 void write_file(const AnnData& a, const std::filesystem::path& path, Context& ctx,
                 const WriteOptions& options, Format format) {
@@ -194,8 +140,9 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
   ctx.comm().broadcast(token, 0, "naming the temporary file");
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const std::filesystem::path temp =
-      dir / ("." + path.filename().string() + ".tessera-" + bytes_to_string(token));
+  std::string temp_name = ".";
+  temp_name.append(path.filename().string()).append(".tessera-").append(bytes_to_string(token));
+  const std::filesystem::path temp = dir / temp_name;
   const auto cleanup = [&] {
     if (ctx.rank() == 0) {
       std::error_code ignored;
@@ -203,39 +150,12 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     }
   };
 
+  std::string element;  // the element being written, for error messages
   try {
-    // 1. Every rank materializes the big arrays where their chunks are owned.
-    std::vector<Prepared> prepared;
-    for (const Slot& s : slots_of(a)) {
-      Prepared p(s);
-      p.sparse = s.array.is_sparse();
-      if (!p.sparse) {
-        p.chunks = file_chunks(s, options);
-        p.persisted = ctx.persist(as_file_chunks(s.array, p.chunks));
-      } else if (format == Format::zarr) {
-        p.whole = ctx.compute(s.array, 0);  // 1-D zarr chunks cannot follow rank boundaries
-      } else {
-        // Whole rows in chunk-row blocks on their default owners: each rank's rows are one
-        // contiguous range, and its non-zeros one contiguous slice of data and indices.
-        const Shape shape = s.array.shape();
-        const Array rows =
-            s.array.rechunk(ChunkSpec(s.array.chunks().sizes(0), std::vector<index_t>{shape.cols}));
-        p.persisted = ctx.rebalance(rows);
-        std::vector<Chunk> mine;
-        bool first = true;
-        for (const auto& [ij, chunk] : Context::local_chunks(p.persisted)) {
-          if (first) p.first_row = rows.chunks().chunk_offset(0, ij.first);
-          first = false;
-          mine.push_back(chunk);
-        }
-        p.local =
-            mine.empty() ? Chunk() : assemble_blocks(mine, static_cast<index_t>(mine.size()), 1);
-        p.nnz_by_rank =
-            ctx.comm().all_gather(mine.empty() ? 0 : p.local.nnz(), "counting non-zeros");
-        if (mine.empty()) p.first_row = -1;
-      }
-      prepared.push_back(std::move(p));
-    }
+    // 1. What each big array is and where its chunk-rows are computed; sparse arrays counted.
+    const std::vector<detail::MatrixPlan> plans = detail::plan_matrices(a, ctx, options);
+    detail::StreamState state;
+    state.total = total_bytes(plans);
 
     // 2. Rank 0 writes the structure, the small elements, and creates every big dataset.
     on_root(ctx, 0, "writing the file structure", [&] {
@@ -244,100 +164,37 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
       std::unique_ptr<Group> root =
           format == Format::h5ad ? create_h5(temp.string()) : create_zarr(temp);
       write_skeleton(*root, a);
-      for (const Prepared& p : prepared) {
-        std::unique_ptr<Group> holder;
-        Group& parent = parent_of(*root, p.slot.group, holder);
-        if (!p.sparse) {
-          detail::create_dense(parent, p.slot.name, p.slot.array.shape(), p.slot.array.dtype(),
-                               p.chunks, options.compression);
-        } else if (format == Format::zarr) {
-          detail::write_chunk_array(parent, p.slot.name, p.whole, options.compression);
-        } else {
-          index_t nnz = 0;
-          for (auto n : p.nnz_by_rank)
-            nnz += n;
-          detail::create_csr(parent, p.slot.name, p.slot.array.shape(), p.slot.array.dtype(), nnz,
-                             options.compression);
-        }
+      for (const detail::MatrixPlan& p : plans) {
+        element = p.element();
+        detail::create_matrix(*root, p, options);
       }
+      element.clear();
       root->flush();
     });
 
-    // 3. Every rank writes its own blocks (HDF5: one collective write per dataset).
-    on_all(ctx, "writing array data", [&] {
+    // 3. Every rank streams its chunk-rows of each big array, band by band (HDF5: collective
+    // writes through MPI-IO; zarr: each rank its own chunk files).
+    {
       std::unique_ptr<Group> root;
-      if (format == Format::h5ad) {
-        root = open_h5(temp.string(), ctx.comm(), true);
-      } else {
-        root = open_zarr(temp, true);
-      }
-      for (const Prepared& p : prepared) {
-        const std::string slot = (p.slot.group.empty() ? "" : p.slot.group + "/") + p.slot.name;
-        maybe_fail(ctx, slot);
-        std::unique_ptr<Group> holder;
-        Group& parent = parent_of(*root, p.slot.group, holder);
-        if (!p.sparse) {
-          std::vector<std::pair<Box, Chunk>> blocks;
-          const ChunkGrid& grid = p.persisted.chunks();
-          for (const auto& [ij, chunk] : Context::local_chunks(p.persisted)) {
-            const auto [i, j] = ij;
-            blocks.push_back({Box{{grid.chunk_offset(0, i), grid.chunk_offset(1, j)},
-                                  {chunk.rows(), chunk.cols()}},
-                              chunk});
-          }
-          // Zero-element datasets have nothing to write (and MPI-IO refuses empty collective
-          // writes).
-          if (p.slot.array.shape().size() > 0) parent.write_blocks(p.slot.name, blocks);
-        } else if (format == Format::h5ad) {
-          auto g = parent.group(p.slot.name);
-          const DType index_dtype = detail::csr_index_dtype(p.slot.array.shape(), [&] {
-            index_t n = 0;
-            for (auto v : p.nnz_by_rank)
-              n += v;
-            return n;
-          }());
-          index_t offset = 0;
-          for (int r = 0; r < ctx.rank(); ++r)
-            offset += p.nnz_by_rank[r];
-          std::vector<std::pair<Box, Chunk>> data, indices, indptr;
-          if (p.first_row >= 0) {
-            const Chunk& c = p.local;
-            const auto ip = c.indptr();
-            const index_t nnz = c.nnz();
-            if (nnz > 0) {
-              std::vector<index_t> idx(c.indices() + ip.front(), c.indices() + ip.back());
-              indices.push_back(
-                  {Box{{offset}, {nnz}},
-                   Chunk::from_values<index_t>({1, nnz}, std::move(idx)).astype(index_dtype)});
-              const Chunk values = c.deep_copy();
-              data.push_back({Box{{offset}, {nnz}},
-                              Chunk::dense_view(c.dtype(), {1, nnz}, values.buffer(), 0, nnz)});
-            }
-            // Rows first_row … first_row + rows - 1, plus the end offset when these are the last
-            // rows.
-            const bool last = p.first_row + c.rows() == p.slot.array.shape().rows;
-            const index_t n = c.rows() + (last ? 1 : 0);
-            std::vector<index_t> ptr(static_cast<std::size_t>(n));
-            for (index_t k = 0; k < n; ++k)
-              ptr[k] = ip[k] - ip.front() + offset;
-            if (n > 0)
-              indptr.push_back(
-                  {Box{{p.first_row}, {n}},
-                   Chunk::from_values<index_t>({1, n}, std::move(ptr)).astype(index_dtype)});
-          }
-          // (A 0-row matrix has one empty chunk: its owner writes indptr = [0] above.)
-          index_t total = 0;
-          for (auto v : p.nnz_by_rank)
-            total += v;
-          if (total > 0) {
-            g->write_blocks("data", data);
-            g->write_blocks("indices", indices);
-          }
-          g->write_blocks("indptr", indptr);
+      on_all(ctx, "opening the file for writing", [&] {
+        if (format == Format::h5ad) {
+          root = open_h5(temp.string(), ctx.comm(), true);
+        } else {
+          root = open_zarr(temp, true);
         }
+      });
+      for (const detail::MatrixPlan& p : plans) {
+        element = p.element();
+        maybe_fail(ctx, element);
+        detail::write_matrix(*root, p, ctx, options, format == Format::zarr, state);
       }
-      root->flush();
-    });
+      element.clear();
+      on_all(ctx, "finishing the file", [&] {
+        root->flush();
+        root.reset();
+      });
+    }
+    if (options.stats != nullptr) *options.stats = state.stats;
 
     // 4. Everyone succeeded: rank 0 moves the result into place.
     on_root(ctx, 0, "moving the file into place", [&] {
@@ -347,8 +204,60 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     });
   } catch (...) {
     cleanup();
-    throw;
+    rethrow_for_target(std::current_exception(), temp, path, element);
   }
+}
+
+// Calls `f` on every array slot (X, layers, obsm, varm, obsp, varp, raw/X, raw/varm, in that
+// order) and stores what it returns there.
+void map_arrays(AnnData& a, const std::function<Array(const Array&)>& f) {
+  if (a.X()) a.set_X(f(*a.X()));
+  for (AlignedArrays* m : {&a.layers(), &a.obsm(), &a.varm(), &a.obsp(), &a.varp()}) {
+    for (const std::string& k : m->keys())
+      m->set(k, f((*m)[k]));
+  }
+  if (a.raw()) {
+    Raw raw = *a.raw();
+    if (raw.X) raw.X = f(*raw.X);
+    for (const std::string& k : raw.varm.keys())
+      raw.varm.set(k, f(raw.varm[k]));
+    a.set_raw(std::move(raw));
+  }
+}
+
+// Eager reading: every array computed now. A CSC element keeps what the file stores (the CSR
+// matrix of its transpose) in memory, transposed lazily, so that it is written back as CSC.
+AnnData load(AnnData a, Context& ctx) {
+  std::vector<Array> stored;
+  std::vector<std::size_t> csc_slots;
+  std::size_t slot = 0;
+  map_arrays(a, [&](const Array& x) {
+    const std::optional<Array> s = detail::csc_source(x);
+    if (!s) {
+      ++slot;
+      return x;
+    }
+    stored.push_back(*s);
+    csc_slots.push_back(slot++);
+    // Until then an empty matrix of the same shape, already in memory: to_memory skips it.
+    const Shape shape = x.shape();
+    const Chunk empty = Chunk::csr(
+        x.dtype(), shape, std::vector<index_t>(static_cast<std::size_t>(shape.rows) + 1, 0), {},
+        Buffer::allocate(0));
+    return from_chunk(
+        empty, ChunkSpec(std::max<index_t>(shape.rows, 1), std::max<index_t>(shape.cols, 1)));
+  });
+  if (stored.empty()) return a.to_memory(ctx);
+  const std::vector<Chunk> loaded = ctx.compute(stored);
+  AnnData m = a.to_memory(ctx);
+  slot = 0;
+  std::size_t next = 0;
+  map_arrays(m, [&](const Array& x) {
+    if (next == csc_slots.size() || csc_slots[next] != slot++) return x;
+    const Array& s = stored[next];
+    return from_chunk(loaded[next++], ChunkSpec(s.chunks())).transpose();
+  });
+  return m;
 }
 
 AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOptions& options,
@@ -358,7 +267,7 @@ AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOpt
       format == Format::h5ad ? std::shared_ptr<const Group>(open_h5(path.string(), false))
                              : std::shared_ptr<const Group>(open_zarr(path, false));
   AnnData a = read_anndata(root, options);
-  if (!options.lazy) return a.to_memory(ctx);
+  if (!options.lazy) return load(std::move(a), ctx);
   return a;
 }
 
@@ -375,20 +284,18 @@ Format format_of(const std::filesystem::path& path) {
 }
 
 void write_anndata(Group& group, const AnnData& adata, const WriteOptions& options) {
+  // The streaming writer on this process alone: the same bands, the same files.
+  Context local(Comm::serial());
+  const std::vector<detail::MatrixPlan> plans = detail::plan_matrices(adata, local, options);
   write_skeleton(group, adata);
-  for (const Slot& s : slots_of(adata)) {
-    std::unique_ptr<Group> holder;
-    Group& parent = parent_of(group, s.group, holder);
-    const Chunk data = s.array.compute();
-    if (data.is_sparse()) {
-      detail::write_chunk_array(parent, s.name, data, options.compression);
-    } else {
-      const Shape chunks = file_chunks(s, options);
-      detail::create_dense(parent, s.name, data.shape(), data.dtype(), chunks, options.compression);
-      if (data.shape().size() > 0)
-        parent.write(s.name, Box{{0, 0}, {data.rows(), data.cols()}}, data);
-    }
-  }
+  for (const detail::MatrixPlan& p : plans)
+    detail::create_matrix(group, p, options);
+  detail::StreamState state;
+  state.total = total_bytes(plans);
+  for (const detail::MatrixPlan& p : plans)
+    detail::write_matrix(group, p, local, options, true, state);
+  group.flush();
+  if (options.stats != nullptr) *options.stats = state.stats;
 }
 
 AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& options) {

@@ -11,8 +11,6 @@
 namespace tessera::io::detail {
 namespace {
 
-constexpr index_t kOneDimChunk = index_t{1} << 20;  // elements per chunk of 1-D datasets
-
 std::string where(const Group& parent, const std::string& name) {
   const std::string base = parent.path();
   return base + (!base.empty() && base.back() == '/' ? "" : "/") + name;
@@ -32,7 +30,7 @@ std::string text_attribute(const Json& attrs, const char* key, const Group& pare
 }
 
 std::vector<index_t> one_dim_chunks(index_t n) {
-  return {std::clamp<index_t>(n, 1, kOneDimChunk)};
+  return {vector_chunk(n)};
 }
 
 // Elements read whole (indexes, columns, uns values, codes, indptr) are small in any real file; a
@@ -267,25 +265,21 @@ Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string&
             " and indices " + std::to_string(indices_meta.shape[0]) + " entries");
   }
   const DType dtype = *data_meta.dtype;
-  if (csc) {
-    // Column-compressed: its CSR reading is the transpose; read whole and transpose in memory.
-    const CsrSource source(g, indptr, minor, dtype, g->path());
-    const Chunk t = source.read(0, 0, ChunkGrid({major}, {minor}));
-    const ChunkSpec whole(std::max<index_t>(major, 1), std::max<index_t>(minor, 1));
-    const Chunk m = from_chunk(t, whole).transpose().compute();
-    return from_chunk(
-        m, ChunkSpec(std::max<index_t>(shape.rows, 1), std::max<index_t>(shape.cols, 1)));
-  }
-  const double bytes_per_row = shape.rows == 0 ? 1.0
-                                               : static_cast<double>(nnz) *
-                                                     static_cast<double>(itemsize(dtype) + 8) /
-                                                     static_cast<double>(shape.rows);
-  const index_t step = rows_per_chunk(shape.rows, bytes_per_row, options.chunk_bytes);
-  const ChunkGrid grid = ChunkGrid::regular(shape, step, std::max<index_t>(shape.cols, 1));
+  // The file's compressed axis read by row blocks: the matrix itself for CSR; for CSC the CSR
+  // matrix of its transpose, transposed lazily (column blocks of the element), which the writers
+  // recognize and store as csc_matrix again.
+  const Shape stored{major, minor};
+  const double bytes_per_row = major == 0 ? 1.0
+                                          : static_cast<double>(nnz) *
+                                                static_cast<double>(itemsize(dtype) + 8) /
+                                                static_cast<double>(major);
+  const index_t step = rows_per_chunk(major, bytes_per_row, options.chunk_bytes);
+  const ChunkGrid grid = ChunkGrid::regular(stored, step, std::max<index_t>(minor, 1));
   auto source = std::make_shared<CsrSource>(
-      g, indptr, shape.cols, dtype,
-      g->path() + " nnz=" + std::to_string(nnz) + " " + to_string(shape));
-  return from_source(source, grid, dtype, Layout::csr, "read-csr");
+      g, indptr, minor, dtype,
+      g->path() + (csc ? " csc" : "") + " nnz=" + std::to_string(nnz) + " " + to_string(shape));
+  const Array rows = from_source(source, grid, dtype, Layout::csr, csc ? "read-csc" : "read-csr");
+  return csc ? rows.transpose() : rows;
 }
 
 Array read_dense(const std::shared_ptr<const Group>& parent, const std::string& name,
@@ -384,17 +378,22 @@ DType csr_index_dtype(Shape shape, index_t nnz) {
   return nnz < kMax && shape.cols < kMax && shape.rows < kMax ? DType::int32 : DType::int64;
 }
 
+index_t vector_chunk(index_t n, index_t limit) {
+  return std::clamp<index_t>(n, 1, std::max<index_t>(limit, 1));
+}
+
 void create_csr(Group& parent, const std::string& name, Shape shape, DType dtype, index_t nnz,
-                const Compression& compression) {
+                const Compression& compression, bool csc, index_t chunk) {
   auto g = parent.create_group(name);
-  g->set_attribute("encoding-type", "csr_matrix");
+  g->set_attribute("encoding-type", csc ? "csc_matrix" : "csr_matrix");
   g->set_attribute("encoding-version", "0.1.0");
   g->set_attribute("shape", Json::array({shape.rows, shape.cols}));
   const DType index_dtype = csr_index_dtype(shape, nnz);
-  g->create_array("data", ArrayMeta{{nnz}, dtype, one_dim_chunks(nnz)}, compression);
-  g->create_array("indices", ArrayMeta{{nnz}, index_dtype, one_dim_chunks(nnz)}, compression);
-  g->create_array("indptr",
-                  ArrayMeta{{shape.rows + 1}, index_dtype, one_dim_chunks(shape.rows + 1)},
+  const index_t pointers = (csc ? shape.cols : shape.rows) + 1;
+  g->create_array("data", ArrayMeta{{nnz}, dtype, {vector_chunk(nnz, chunk)}}, compression);
+  g->create_array("indices", ArrayMeta{{nnz}, index_dtype, {vector_chunk(nnz, chunk)}},
+                  compression);
+  g->create_array("indptr", ArrayMeta{{pointers}, index_dtype, {vector_chunk(pointers, chunk)}},
                   compression);
 }
 

@@ -12,6 +12,8 @@
 
 namespace tessera::io::detail {
 
+inline constexpr index_t kDefaultVectorChunk = index_t{1} << 20;  // elements per 1-D chunk
+
 // "encoding-type" / "encoding-version" of a child (empty strings when absent). FormatError when
 // they are present but not strings.
 struct Encoding {
@@ -27,11 +29,16 @@ void write_dataframe(Group& parent, const std::string& name, const DataFrame& fr
 void write_uns(Group& parent, const std::string& name, const Uns& uns);
 void write_chunk_array(Group& parent, const std::string& name, const Chunk& data,
                        const Compression& compression);
-// The csr_matrix group with data/indices/indptr datasets created (sizes given), not filled.
+// The csr_matrix (or, with `csc`, csc_matrix) group of a matrix of `shape` with its data,
+// indices and indptr datasets created (sizes given: indptr has one entry per row, or per column
+// for CSC, plus one), not filled. The 1-D datasets are cut into chunks of `chunk` elements.
 void create_csr(Group& parent, const std::string& name, Shape shape, DType dtype, index_t nnz,
-                const Compression& compression);
+                const Compression& compression, bool csc = false,
+                index_t chunk = kDefaultVectorChunk);
 // The datatype indices and indptr are stored in: int32 when everything fits, else int64.
 DType csr_index_dtype(Shape shape, index_t nnz);
+// Elements per chunk of a 1-D dataset of n elements cut into chunks of at most `limit`.
+index_t vector_chunk(index_t n, index_t limit = kDefaultVectorChunk);
 // A dense 2-D array dataset, created (not filled).
 void create_dense(Group& parent, const std::string& name, Shape shape, DType dtype, Shape chunks,
                   const Compression& compression);

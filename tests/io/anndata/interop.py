@@ -397,11 +397,7 @@ def compare_matrix(a, b, where, out):
             out.append(f"{where}: {type_name(b)}, reference {type_name(a)} (sparse became dense)")
             return
         if a.format != b.format:
-            # Known limitation (issue 5, open): Tessera's model holds CSR only, so a CSC matrix
-            # is read as CSR and written back as csr_matrix. Its values are still compared
-            # exactly below; any other format change is a failure.
-            if not (a.format == "csc" and b.format == "csr"):
-                out.append(f"{where}: sparse format {b.format}, reference {a.format}")
+            out.append(f"{where}: sparse format {b.format}, reference {a.format}")
         if a.dtype != b.dtype:
             out.append(f"{where}: dtype {b.dtype}, reference {a.dtype}")
             return

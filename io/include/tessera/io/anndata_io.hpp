@@ -4,11 +4,17 @@
 // Every function is collective over the context's ranks (the same call on every rank). Writers
 // build the result under a temporary sibling name and rename it into place only after every rank
 // succeeded: a failed write leaves nothing at `path`. Big arrays (X, layers, obsm, varm, obsp,
-// varp, raw/X) are written by the ranks that own their chunks; small elements by rank 0. Readers
-// open big arrays lazily (chunks read on the rank that will own them) unless `lazy` is false.
+// varp, raw/X) are streamed: computed band by band on the ranks that own their chunks, written by
+// those ranks and freed, so memory stays near WriteOptions::band_bytes per rank whatever the size;
+// small elements are written by rank 0. Readers open big arrays lazily (chunks read on the rank
+// that will own them) unless `lazy` is false. A sparse matrix stored as csc_matrix is read as
+// the transpose of the CSR matrix the file holds, and any CSR array that is a transpose of a CSR
+// array is written as csc_matrix (scipy's csr.T is a csc_matrix too), so CSC stays CSC.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "tessera/anndata/anndata.hpp"
@@ -17,9 +23,29 @@
 
 namespace tessera::io {
 
+// What one write did on this rank (filled in when WriteOptions::stats points somewhere).
+struct WriteStats {
+  index_t bands = 0;                // collective steps of computing, writing and freeing a band
+  std::size_t peak_bytes_held = 0;  // most array bytes the writer held materialized at once
+  std::size_t bytes_written = 0;    // array bytes this rank handed to the storage (uncompressed)
+};
+
+// The default of WriteOptions::band_bytes: a couple of default-sized chunks per rank.
+inline constexpr index_t kDefaultBandBytes = 2 * kDefaultChunkBytes;
+
 struct WriteOptions {
   Compression compression;          // for the big arrays; small elements are stored plain
   std::optional<ChunkSpec> chunks;  // chunking of X and layers in the file (default: their own)
+  // Big arrays are written in bands of whole chunk-rows: each rank computes about this many bytes
+  // of its own chunk-rows (at least one chunk-row), writes them, frees them, and goes on. The
+  // peak memory of a write is near this, whatever the array's size.
+  index_t band_bytes = kDefaultBandBytes;
+  // Elements per chunk of the 1-D data, indices and indptr arrays of sparse matrices.
+  index_t sparse_chunk = index_t{1} << 20;
+  // Called on every rank after each band with the array bytes written so far by all ranks and
+  // the total (the same figures on every rank).
+  std::function<void(std::int64_t done, std::int64_t total)> progress;
+  WriteStats* stats = nullptr;  // this rank's figures for the write, when set
 };
 
 struct ReadOptions {
