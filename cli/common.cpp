@@ -55,7 +55,7 @@ void Progress::start(std::string what, std::int64_t total) {
   total_ = total;
   done_ = 0;
   started_ = drawn_ = std::chrono::steady_clock::now();
-  draw(false);
+  if (total_ > 0) draw(false);  // a total learnt later (from a writer) is drawn on its update
 }
 
 void Progress::update(std::int64_t done) {

@@ -170,7 +170,8 @@ void demo(const DemoArgs& args, Context& ctx, Progress& progress) {
       io::WriteOptions write;
       write.compression =
           io::Compression::from_name(std::string(name).ends_with(".zarr") ? "lz4" : "none");
-      progress.start(std::string("write ") + name, adata.X()->nbytes() * 2);
+      write.progress = progress.callback();
+      progress.start(std::string("write ") + name, 0);
       t0 = std::chrono::steady_clock::now();
       io::write(adata, file, ctx, write);
       progress.finish();

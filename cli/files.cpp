@@ -33,10 +33,12 @@ std::string describe(const AnnData& a) {
   return out.str();
 }
 
-io::WriteOptions write_options(const std::string& chunks, const std::string& compressor) {
+io::WriteOptions write_options(const std::string& chunks, const std::string& compressor,
+                               Progress& progress) {
   io::WriteOptions options;
   options.compression = io::Compression::from_name(compressor);
   if (!chunks.empty()) options.chunks = parse_chunks(chunks);
+  options.progress = progress.callback();
   return options;
 }
 
@@ -59,14 +61,16 @@ void info(const InfoArgs& args, Context& ctx) {
   if (ctx.rank() == 0) std::cout << describe(a) << std::flush;
 }
 
-void convert(const ConvertArgs& args, Context& ctx, Progress& /*progress*/) {
-  const io::WriteOptions options = write_options(args.chunks, args.compressor);
+void convert(const ConvertArgs& args, Context& ctx, Progress& progress) {
+  const io::WriteOptions options = write_options(args.chunks, args.compressor, progress);
   check_output(args.out, {args.in});
   const AnnData a = io::read(args.in, ctx);
+  progress.start("convert", 0);
   io::write(a, args.out, ctx, options);
+  progress.finish();
 }
 
-void concat(const ConcatArgs& args, Context& ctx, Progress& /*progress*/) {
+void concat(const ConcatArgs& args, Context& ctx, Progress& progress) {
   ConcatOptions options;
   options.join = join_from_name(args.join);
   options.merge = merge_from_name(args.merge);
@@ -77,7 +81,7 @@ void concat(const ConcatArgs& args, Context& ctx, Progress& /*progress*/) {
     throw ValueError("--keys has " + std::to_string(options.keys.size()) + " names for " +
                      std::to_string(args.inputs.size()) + " inputs");
   }
-  const io::WriteOptions write = write_options(args.chunks, args.compressor);
+  const io::WriteOptions write = write_options(args.chunks, args.compressor, progress);
   check_output(args.out, args.inputs);
 
   std::vector<AnnData> objects;
@@ -85,7 +89,9 @@ void concat(const ConcatArgs& args, Context& ctx, Progress& /*progress*/) {
   for (const auto& in : args.inputs)
     objects.push_back(io::read(in, ctx));
   const AnnData joined = tessera::concat(objects, options);
+  progress.start("concat", 0);
   io::write(joined, args.out, ctx, write);
+  progress.finish();
 }
 
 }  // namespace tessera::cli

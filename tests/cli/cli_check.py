@@ -148,6 +148,15 @@ def part_convert(c, refs):
             back = ad.read_zarr(out) if out.endswith(".zarr") else ad.read_h5ad(out)
             original = ad.read_zarr(c.path(src)) if src.endswith(".zarr") else ad.read_h5ad(c.path(src))
             c.check(f"convert {src} -> {os.path.basename(out)}", interop.compare_anndata(original, back))
+    part_convert_progress(c)
+
+
+def part_convert_progress(c):
+    p = c.run("convert", c.path("a.h5ad"), c.path("progress.zarr"), "--chunks", "16", progress=True)
+    if p is not None:
+        done = [line for line in p.stderr.splitlines() if line.startswith("convert") and "elapsed" in line]
+        ok = len(done) == 1 and "100%" in done[0]
+        c.check("convert --progress", [] if ok else [f"progress lines: {p.stderr!r}"])
 
 
 def reference_concat(inputs, out, **kw):
