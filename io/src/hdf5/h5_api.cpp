@@ -125,6 +125,12 @@ DatasetCreate& DatasetCreate::filter(H5Z_filter_t filter, const std::vector<unsi
   return *this;
 }
 
+DatasetCreate& DatasetCreate::never_fill(const std::string& where) {
+  check(H5Pset_fill_time(plist_.id(), H5D_FILL_TIME_NEVER), Fail::io, where,
+        "H5Pset_fill_time(NEVER)");
+  return *this;
+}
+
 LinkCreate::LinkCreate(const std::string& where)
     : plist_(check_id(H5Pcreate(H5P_LINK_CREATE), Fail::io, where, "H5Pcreate")) {
   check(H5Pset_char_encoding(plist_.id(), H5T_CSET_UTF8), Fail::io, where, "H5Pset_char_encoding");

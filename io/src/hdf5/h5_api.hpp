@@ -120,6 +120,11 @@ class DatasetCreate {
   // An optional filter (the chunk is stored raw if the filter declines, as h5py does).
   DatasetCreate& filter(H5Z_filter_t filter, const std::vector<unsigned>& cd_values,
                         const std::string& where);
+  // Storage is never pre-filled with the fill value: Tessera writes every element of the arrays
+  // it creates. Without this, opening a file with MPI-IO allocates every chunk of a dataset and
+  // writes fill values into all of them first (HDF5 1.10 fills in parallel even for the default
+  // fill value), doubling the bytes written by a parallel h5ad write.
+  DatasetCreate& never_fill(const std::string& where);
   [[nodiscard]] hid_t id() const { return plist_.id(); }
 
  private:
