@@ -4,11 +4,13 @@
 //
 // Adding a codec: write its class and one `const Registration` line below, in this file.
 #include <blosc.h>
+#include <sched.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -111,7 +113,27 @@ class Growable {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Blosc, through the context API (thread-safe, no global state, one internal thread).
+// Blosc, through the context API (thread-safe, no global state).
+
+// Threads Blosc uses for one chunk: TESSERA_THREADS, else the CPUs this process may run on (under
+// mpirun, the cores its rank is bound to). A rank encodes or decodes its chunks one at a time and
+// chunks are big (the seed's are 128 MiB), so the rank's threads share each chunk's Blosc blocks,
+// as numcodecs does with its global thread pool. Blosc splits a buffer into blocks of tens to
+// hundreds of KiB and leaves threads idle when there are fewer blocks than threads.
+int blosc_threads() {
+  static const int threads = [] {
+    constexpr int kMax = 64;
+    if (const char* env = std::getenv("TESSERA_THREADS"); env != nullptr && *env != '\0') {
+      const long n = std::strtol(env, nullptr, 10);
+      if (n >= 1) return static_cast<int>(std::min<long>(n, kMax));
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+    return std::clamp(CPU_COUNT(&set), 1, kMax);
+  }();
+  return threads;
+}
 
 class BloscCodec final : public ZarrCodec {
  public:
@@ -155,7 +177,7 @@ class BloscCodec final : public ZarrCodec {
     std::vector<std::byte> out(raw.size() + BLOSC_MAX_OVERHEAD);
     const int n = blosc_compress_ctx(clevel_, shuffle, std::max<std::size_t>(typesize, 1),
                                      raw.size(), raw.data(), out.data(), out.size(), cname_.c_str(),
-                                     static_cast<std::size_t>(blocksize_), 1);
+                                     static_cast<std::size_t>(blocksize_), blosc_threads());
     if (n <= 0) {
       throw ValueError("blosc: compression failed (code " + std::to_string(n) + ")");
     }
@@ -210,7 +232,7 @@ class BloscCodec final : public ZarrCodec {
 
   static void run(std::span<const std::byte> encoded, std::span<std::byte> out) {
     if (out.empty()) return;
-    const int n = blosc_decompress_ctx(encoded.data(), out.data(), out.size(), 1);
+    const int n = blosc_decompress_ctx(encoded.data(), out.data(), out.size(), blosc_threads());
     if (n < 0 || static_cast<std::size_t>(n) != out.size()) {
       throw FormatError("blosc: corrupt data (decompression returned " + std::to_string(n) + ")");
     }

@@ -588,8 +588,7 @@ class ZarrGroup final : public Group {
     const auto chunk_bytes = static_cast<std::size_t>(chunk.rows * chunk.cols * is);
     const Pipeline pipeline = make_pipeline(spec, where);
     const std::vector<std::byte> fill = spec.fill_bytes(where);
-    auto buffer = allocate_chunk(chunk_bytes, where);
-    const std::span<std::byte> raw(buffer->data(), chunk_bytes);
+    std::shared_ptr<Buffer> buffer;  // allocated when a chunk must be assembled
 
     for (index_t cr = start.rows / chunk.rows; cr <= (start.rows + count.rows - 1) / chunk.rows;
          ++cr) {
@@ -606,11 +605,19 @@ class ZarrGroup final : public Group {
         const index_t c1 = std::min(start.cols + count.cols, ac1);
         const std::string ckey = spec.chunk_key(cr, cc);
         const bool whole = r0 == ar0 && r1 == ar1 && c0 == ac0 && c1 == ac1;
+        const bool full_size = ar1 - ar0 == chunk.rows && ac1 - ac0 == chunk.cols;
+        // A whole, full-size chunk whose rows lie end to end in the caller's data (the block is
+        // the chunk's width and dense) is encoded where it is: no copy.
+        if (whole && full_size && c1 - c0 == data.cols() && data.is_contiguous()) {
+          const std::span<const std::byte> in(data.raw_row(r0 - start.rows), chunk_bytes);
+          store_->set(key(name, ckey), encode_chunk(spec, pipeline, in, chunk, where, ckey));
+          continue;
+        }
+        if (!buffer) buffer = allocate_chunk(chunk_bytes, where);
+        const std::span<std::byte> raw(buffer->data(), chunk_bytes);
         if (whole) {
           // Edge chunks are stored full size, padded with the fill value (as zarr-python does).
-          if (ar1 - ar0 < chunk.rows || ac1 - ac0 < chunk.cols) {
-            fill_items(raw.data(), chunk.rows * chunk.cols, fill);
-          }
+          if (!full_size) fill_items(raw.data(), chunk.rows * chunk.cols, fill);
         } else if (auto existing = store_->get(key(name, ckey))) {
           decode_chunk(spec, pipeline, *existing, raw, where, ckey);
         } else {
