@@ -337,6 +337,14 @@ void set_encoding(Group& parent, const std::string& name, bool is_group, const s
   }
 }
 
+void check_writable_name(const Group& parent, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    throw ValueError(where(parent, name) + ": cannot write an element named '" + name +
+                     "' (names must not be empty, '.' or '..', nor hold '/' or NUL)");
+  }
+}
+
 Chunk as_row(const Chunk& values) {
   const Chunk dense = values.to_dense();
   const index_t n = dense.shape().size();
@@ -428,8 +436,10 @@ void write_dataframe(Group& parent, const std::string& name, const DataFrame& fr
     if (row.cols() > 0) into.write(key, Box{{0}, {row.cols()}}, row);
     set_encoding(into, key, false, "array", "0.2.0");
   };
+  check_writable_name(*g, index_key);
   write_strings(*g, index_key, frame.index());
   for (const auto& [key, column] : frame.columns()) {
+    check_writable_name(*g, key);
     switch (column.kind()) {
       case ColumnKind::string:
         write_strings(*g, key, column.string_values());
@@ -472,6 +482,7 @@ void write_uns(Group& parent, const std::string& name, const Uns& uns) {
   g->set_attribute("encoding-version", "0.1.0");
   const Compression none;
   for (const auto& [key, value] : uns) {
+    check_writable_name(*g, key);
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;

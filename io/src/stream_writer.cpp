@@ -373,7 +373,7 @@ void write_sparse_in_place(Group& g, const MatrixPlan& plan, Context& ctx,
   for (const auto& band : bands) {
     const Array held = ctx.persist(select_band(plan, band));
     std::vector<CsrParts> parts;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0, written = 0;
     for (const auto& [ij, chunk] : Context::local_chunks(held)) {
       const index_t i = band[static_cast<std::size_t>(ij.first)];
       if (chunk.nnz() != plan.nnz[static_cast<std::size_t>(i)]) {
@@ -384,7 +384,9 @@ void write_sparse_in_place(Group& g, const MatrixPlan& plan, Context& ctx,
       const index_t first_row = grid.chunk_offset(0, i);
       parts.push_back(csr_parts(chunk, offset[static_cast<std::size_t>(i)], first_row,
                                 first_row + chunk.rows() == n_rows, index_dtype));
-      bytes += chunk.nbytes() + parts.back().indices.nbytes() + parts.back().indptr.nbytes();
+      const CsrParts& p = parts.back();
+      bytes += chunk.nbytes() + p.indices.nbytes() + p.indptr.nbytes();
+      written += p.data.nbytes() + p.indices.nbytes() + p.indptr.nbytes();
     }
     state.hold(bytes);
     const std::size_t rounds = rounds_of(*Context::ownership(held), ctx.size());
@@ -407,7 +409,7 @@ void write_sparse_in_place(Group& g, const MatrixPlan& plan, Context& ctx,
         }
         g.write_blocks("indptr", indptr);
       }
-      state.stats.bytes_written += bytes;
+      state.stats.bytes_written += written;
     });
     report(options, state, band_bytes(plan, band));
   }
@@ -691,6 +693,7 @@ std::vector<MatrixPlan> plan_matrices(const AnnData& a, Context& ctx, const Writ
 void create_matrix(Group& root, const MatrixPlan& plan, const WriteOptions& options) {
   std::unique_ptr<Group> holder;
   Group& parent = parent_of(root, plan.group, holder);
+  check_writable_name(parent, plan.name);
   if (plan.encoding == MatrixEncoding::dense) {
     create_dense(parent, plan.name, plan.shape, plan.dtype, plan.file_chunks, options.compression);
   } else {

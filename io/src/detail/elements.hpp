@@ -24,6 +24,10 @@ Encoding encoding_of(const Group& parent, const std::string& name);
 void set_encoding(Group& parent, const std::string& name, bool is_group, const std::string& type,
                   const std::string& version);
 
+// ValueError naming the element when `name` could not be a child's name in either format
+// (empty, "." or "..", or holding '/' or NUL): HDF5 would make nested groups of "a/b".
+void check_writable_name(const Group& parent, const std::string& name);
+
 // Writers (single process).
 void write_dataframe(Group& parent, const std::string& name, const DataFrame& frame);
 void write_uns(Group& parent, const std::string& name, const Uns& uns);
