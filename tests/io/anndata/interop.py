@@ -734,6 +734,52 @@ def compression_check(compressor):
     return check
 
 
+PLAIN_READER = r"""
+import sys
+import numpy as np
+import scipy.sparse as sp
+import anndata as ad
+a = ad.read_h5ad(sys.argv[1])
+assert "hdf5plugin" not in sys.modules
+arrays = {"X": a.X}
+for slot in ("layers", "obsm", "obsp"):
+    arrays.update({f"{slot}/{k}": v for k, v in getattr(a, slot).items()})
+if a.raw is not None:
+    arrays["raw/X"] = a.raw.X
+np.savez(sys.argv[2], **{k.replace("/", "|"): v.toarray() if sp.issparse(v) else np.asarray(v)
+                         for k, v in arrays.items() if v is not None})
+"""
+
+
+def plain_reader_check(dst):
+    """A user reads Tessera's Blosc-compressed h5ad (filter 32001) with plain anndata, without
+    importing hdf5plugin: HDF5 must find the filter by itself (Debian's
+    hdf5-filter-plugin-blosc-serial), and every array must equal what the reference reads."""
+    npz = dst + ".plain.npz"
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
+    p = subprocess.run([sys.executable, "-c", PLAIN_READER, dst, npz], capture_output=True,
+                       text=True, timeout=120, env=env)
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
+        return [f"plain anndata (no hdf5plugin) cannot read {dst}: {last}"]
+    ref = read_reference(dst)
+    want = {"X": ref.X}
+    for slot in ("layers", "obsm", "obsp"):
+        want.update({f"{slot}/{k}": v for k, v in getattr(ref, slot).items()})
+    if ref.raw is not None:
+        want["raw/X"] = ref.raw.X
+    out = []
+    with np.load(npz) as got:
+        if sorted(got.files) != sorted(k.replace("/", "|") for k, v in want.items() if v is not None):
+            out.append(f"plain anndata read arrays {sorted(got.files)}, reference {sorted(want)}")
+        for k, v in want.items():
+            key = k.replace("/", "|")
+            if v is not None and key in got.files:
+                compare_arrays(v.toarray() if sp.issparse(v) else np.asarray(v), got[key],
+                               f"{k} (plain anndata)", out)
+    return out
+
+
 def compressed_sources(workdir, refs):
     """Reference files whose arrays are compressed by the reference's writers (gzip, lzf, Blosc
     through hdf5plugin, zarr zlib), for Tessera's readers."""
@@ -788,6 +834,12 @@ def part_compression(r, refs):
                 check=compression_check("zlib"))
     r.roundtrip("csr32", refs["csr32"]["h5ad"], "zarr", ranks=4, compressor="zstd", chunk_bytes=SMALL_CHUNKS,
                 check=compression_check("zstd"))
+    # --compressor zstd (and lz4) in h5ad is Blosc (filter 32001): plain anndata reads it.
+    for compressor in ("zstd", "lz4"):
+        for name in ("full", "csr32"):
+            r.roundtrip(name, refs[name]["zarr"], "h5ad", ranks=2, compressor=compressor,
+                        chunk_bytes=SMALL_CHUNKS,
+                        check=lambda dst, c=compressor: compression_check(c)(dst) + plain_reader_check(dst))
     # Compressed inputs written by the reference tools.
     for label, src in compressed_sources(r.workdir, refs).items():
         for dst_fmt in FORMATS:
