@@ -1,10 +1,13 @@
 // tessera_io_roundtrip IN OUT [--eager] [--compressor NAME] [--chunks R,C] [--chunk-bytes N]
+//                      [--band-bytes N] [--stats]
 //
 // Reads IN (h5ad or zarr, by suffix) and writes OUT (by suffix) through tessera::io, on every rank
 // of the context: the interop tests run it with and without mpirun and compare OUT with the input
 // using the reference anndata. Lazy by default (chunks read on the rank that owns them);
 // --chunk-bytes makes the lazy chunks small so that several ranks own some. On any error: one
-// line on stderr ("tessera_io_roundtrip: [rank r] <message>") and exit status 1.
+// line on stderr ("tessera_io_roundtrip: [rank r] <message>") and exit status 1. --band-bytes
+// sets the writer's band (WriteOptions::band_bytes); --stats prints each rank's WriteStats on
+// stderr.
 #include <charconv>
 #include <cstdlib>
 #include <exception>
@@ -27,6 +30,8 @@ struct Arguments {
   std::string compressor = "none";
   std::optional<std::pair<tessera::index_t, tessera::index_t>> chunks;
   std::optional<tessera::index_t> chunk_bytes;
+  std::optional<tessera::index_t> band_bytes;
+  bool stats = false;
 };
 
 tessera::index_t parse_index(std::string_view text, const char* what) {
@@ -60,6 +65,10 @@ Arguments parse(int argc, char** argv) {
                   parse_index(std::string_view(v).substr(comma + 1), "--chunks")};
     } else if (arg == "--chunk-bytes") {
       a.chunk_bytes = parse_index(value(), "--chunk-bytes");
+    } else if (arg == "--band-bytes") {
+      a.band_bytes = parse_index(value(), "--band-bytes");
+    } else if (arg == "--stats") {
+      a.stats = true;
     } else if (arg.starts_with("--")) {
       throw tessera::ValueError("unknown option " + std::string(arg));
     } else {
@@ -69,7 +78,7 @@ Arguments parse(int argc, char** argv) {
   if (positional.size() != 2) {
     throw tessera::ValueError(
         "usage: tessera_io_roundtrip IN OUT [--eager] [--compressor NAME] [--chunks R,C] "
-        "[--chunk-bytes N]");
+        "[--chunk-bytes N] [--band-bytes N] [--stats]");
   }
   a.in = positional[0];
   a.out = positional[1];
@@ -96,9 +105,17 @@ int main(int argc, char** argv) {
     write_options.compression = tessera::io::Compression::from_name(args.compressor);
     if (args.chunks)
       write_options.chunks = tessera::ChunkSpec(args.chunks->first, args.chunks->second);
+    if (args.band_bytes) write_options.band_bytes = *args.band_bytes;
+    tessera::io::WriteStats stats;
+    write_options.stats = &stats;
 
     const tessera::AnnData adata = tessera::io::read(args.in, ctx, read_options);
     tessera::io::write(adata, args.out, ctx, write_options);
+    if (args.stats) {
+      std::cerr << "tessera_io_roundtrip: [rank " << ctx.rank() << "] bands " << stats.bands
+                << " peak_bytes_held " << stats.peak_bytes_held << " bytes_written "
+                << stats.bytes_written << std::endl;
+    }
   } catch (const std::exception& e) {
     std::cerr << "tessera_io_roundtrip: [rank " << ctx.rank() << "] " << one_line(e.what())
               << std::endl;
