@@ -294,11 +294,17 @@ Array read_dense(const std::shared_ptr<const Group>& parent, const std::string& 
   const Shape shape{meta.shape[0], meta.shape[1]};
   const DType dtype = *meta.dtype;
   // Whole rows in chunks near the byte target, a multiple of the file's chunk rows when it has
-  // some.
+  // some; one chunk-row when that is below the target and at most 4 times it (a smaller block
+  // would decode, and read, each file chunk more than once).
   const double row_bytes = static_cast<double>(shape.cols) * static_cast<double>(itemsize(dtype));
   index_t rows = rows_per_chunk(shape.rows, row_bytes, options.chunk_bytes);
-  if (meta.chunks.size() == 2 && meta.chunks[0] > 0 && rows > meta.chunks[0])
+  if (meta.chunks.size() == 2 && meta.chunks[0] > 0 && rows >= meta.chunks[0]) {
     rows -= rows % meta.chunks[0];
+  } else if (meta.chunks.size() == 2 && meta.chunks[0] > 0 &&
+             static_cast<double>(meta.chunks[0]) * row_bytes <=
+                 4.0 * static_cast<double>(options.chunk_bytes)) {
+    rows = std::min(shape.rows, meta.chunks[0]);
+  }
   const ChunkGrid grid =
       ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(shape.cols, 1));
   auto source = std::make_shared<DenseSource>(parent, name, dtype,
