@@ -399,14 +399,22 @@ void report(benchmark::State& state, const Context& ctx, const Series& tessera,
   if (!tessera.cache_seconds.empty())
     state.counters["cache_GiBps"] = rate(median(tessera.cache_seconds));
   for (const auto& [name, peer] : peers) {
-    const auto ratios = [&](const std::vector<double>& mine, const std::vector<double>& theirs) {
+    const auto per_iteration = [&](const std::vector<double>& mine,
+                                   const std::vector<double>& theirs) {
       std::vector<double> r;
       for (std::size_t i = 0; i < mine.size() && i < theirs.size(); ++i)
         r.push_back(theirs[i] / mine[i]);
-      return median(r);
+      return r;
     };
+    const auto ratios = [&](const std::vector<double>& mine, const std::vector<double>& theirs) {
+      return median(per_iteration(mine, theirs));
+    };
+    const std::vector<double> durable = per_iteration(tessera.seconds, peer.seconds);
     state.counters[name + "_GiBps"] = rate(median(peer.seconds));
-    state.counters["x_" + name] = ratios(tessera.seconds, peer.seconds);
+    state.counters["x_" + name] = median(durable);
+    state.counters["x_" + name + "_min"] = minimum(durable);  // the spread over iterations
+    state.counters["x_" + name + "_max"] =
+        durable.empty() ? 0 : *std::max_element(durable.begin(), durable.end());
     if (!peer.cache_seconds.empty()) {
       state.counters[name + "_cache_GiBps"] = rate(median(peer.cache_seconds));
       state.counters["x_" + name + "_cache"] = ratios(tessera.cache_seconds, peer.cache_seconds);
