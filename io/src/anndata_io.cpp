@@ -1,6 +1,14 @@
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -260,9 +268,126 @@ AnnData load(AnnData a, Context& ctx) {
   return m;
 }
 
+// Damaged HDF5 metadata can crash libhdf5 1.10 itself (out-of-bounds reads while decoding the
+// global heap of variable-length strings or object header messages, or a damaged string length
+// that makes it allocate and clear tens of GiB; files in the default format carry no checksums),
+// which no error handling can catch. Rank 0 therefore first reads the file's structure —
+// everything read_anndata reads: groups, attributes, small elements, indptr — in a forked child
+// process with bounded address space and CPU time. A child killed by a signal means the file
+// would crash (or exhaust) this process: it is refused with a FormatError on every rank. A child
+// that fails with an error hands its error back through a pipe, and that error is thrown (the
+// real reading would throw the same, or exhaust memory first). The big arrays' chunks are not
+// read by the check.
+struct ProbeResult {
+  std::string kind;  // "" (fine), "crash", or the child's error type
+  std::string message;
+};
+
+std::size_t virtual_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0;
+  statm >> pages;
+  return pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+ProbeResult probe_h5ad(const std::filesystem::path& path, const ReadOptions& options) {
+  std::error_code ignored;
+  const auto file_bytes = static_cast<std::size_t>(std::filesystem::file_size(path, ignored));
+  const std::size_t memory = virtual_memory_bytes() + (std::size_t{4} << 30) + file_bytes;
+  int fds[2];
+  if (::pipe(fds) != 0) return {};  // cannot isolate: read without the check
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return {};
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    // A crash must end the child quietly (MPI libraries install handlers that print a trace).
+    for (const int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU})
+      std::signal(signal, SIG_DFL);
+    const rlimit no_core{0, 0}, cpu{600, 600}, address{memory, memory};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    ::setrlimit(RLIMIT_CPU, &cpu);
+    ::setrlimit(RLIMIT_AS, &address);
+    std::string report;
+    try {
+      ReadOptions lazy = options;
+      lazy.lazy = true;
+      (void)read_anndata(std::shared_ptr<const Group>(open_h5(path.string(), false)), lazy);
+    } catch (const FormatError& e) {
+      report = std::string("FormatError\n") + e.what();
+    } catch (const IoError& e) {
+      report = std::string("IoError\n") + e.what();
+    } catch (const std::bad_alloc&) {
+      report = "FormatError\n" + path.string() +
+               ": damaged HDF5 metadata: reading the file's structure needs more memory than the "
+               "file could describe";
+    } catch (const std::exception& e) {
+      report = std::string("FormatError\n") + e.what();
+    }
+    std::size_t at = 0;
+    while (at < report.size()) {
+      const ssize_t n = ::write(fds[1], report.data() + at, report.size() - at);
+      if (n <= 0) break;
+      at += static_cast<std::size_t>(n);
+    }
+    ::_exit(report.empty() ? 0 : 1);  // no atexit handlers (HDF5's, MPI's) in the child
+  }
+  ::close(fds[1]);
+  std::string report;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n > 0) {
+      report.append(buffer, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) return {};
+  }
+  if (WIFSIGNALED(status)) {
+    const int signal = WTERMSIG(status);
+    const char* name = ::strsignal(signal);
+    return {"crash",
+            path.string() + ": damaged HDF5 metadata: reading the file's structure " +
+                (signal == SIGXCPU ? std::string("did not finish in 600 s of CPU time")
+                                   : "crashed libhdf5 (" +
+                                         (name != nullptr ? std::string(name)
+                                                          : "signal " + std::to_string(signal)) +
+                                         ")") +
+                "; the file cannot be read safely"};
+  }
+  const auto newline = report.find('\n');
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && newline != std::string::npos)
+    return {report.substr(0, newline), report.substr(newline + 1)};
+  return {};
+}
+
 AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOptions& options,
                   Format format) {
   if (!std::filesystem::exists(path)) throw IoError(path.string() + ": no such file or directory");
+  if (format == Format::h5ad && options.check_hdf5_metadata) {
+    std::vector<std::byte> verdict;
+    if (ctx.rank() == 0) {
+      const ProbeResult r = probe_h5ad(path, options);
+      if (!r.kind.empty()) verdict = string_to_bytes(r.kind + "\n" + r.message);
+    }
+    ctx.comm().broadcast(verdict, 0, "checking the HDF5 metadata");
+    if (!verdict.empty()) {
+      const std::string text = bytes_to_string(verdict);
+      const auto newline = text.find('\n');
+      const std::string kind = text.substr(0, newline), message = text.substr(newline + 1);
+      if (kind == "IoError") throw IoError(message);
+      throw FormatError(message);
+    }
+  }
   std::shared_ptr<const Group> root =
       format == Format::h5ad ? std::shared_ptr<const Group>(open_h5(path.string(), false))
                              : std::shared_ptr<const Group>(open_zarr(path, false));

@@ -219,7 +219,9 @@ TEST(BadPaths, WritingBelowARegularFileIsAnIoErrorNamingThePath) {
     EXPECT_NE(o.message.find("a_regular_file"), std::string::npos) << o.message;
   }
   ctx().comm().barrier("checked");
-  if (ctx().rank() == 0) EXPECT_TRUE(fs::is_regular_file(dir / "a_regular_file"));
+  if (ctx().rank() == 0) {
+    EXPECT_TRUE(fs::is_regular_file(dir / "a_regular_file"));
+  }
 }
 
 TEST(BadPaths, AnUnknownCompressorIsAValueError) {

@@ -469,6 +469,18 @@ def make(out):
         f.seek(offset)
         f.write(garbage[:32])
 
+    # ---- damaged HDF5 metadata that crashes libhdf5 1.10 itself (a segmentation fault in
+    # H5HG_read, seen in random-damage runs): the size of the first object of the first global
+    # heap collection (where variable-length strings live) made huge, or past the collection.
+    # Tessera reads the structure in a child process first and refuses the file.
+    gcol = whole.find(b"GCOL")
+    assert gcol >= 0 and whole[gcol + 4] == 1, "no global heap collection in the base file"
+    for name, size_value in (("global_heap_object_huge", 0x00FFFFFFFFFFFF00),
+                             ("global_heap_object_past_collection", 1 << 20)):
+        damaged = bytearray(whole)
+        struct.pack_into("<Q", damaged, gcol + 16 + 8, size_value)
+        raw_file(name, bytes(damaged), errors=("FormatError",))
+
     with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as f:
         json.dump({"cases": cases.cases}, f, indent=1)
     print(f"{len(cases.cases)} cases in {out}")

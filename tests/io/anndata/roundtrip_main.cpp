@@ -1,5 +1,5 @@
 // tessera_io_roundtrip IN OUT [--eager] [--compressor NAME] [--chunks R,C] [--chunk-bytes N]
-//                      [--band-bytes N] [--stats]
+//                      [--band-bytes N] [--stats] [--no-metadata-check]
 //
 // Reads IN (h5ad or zarr, by suffix) and writes OUT (by suffix) through tessera::io, on every rank
 // of the context: the interop tests run it with and without mpirun and compare OUT with the input
@@ -7,7 +7,8 @@
 // --chunk-bytes makes the lazy chunks small so that several ranks own some. On any error: one
 // line on stderr ("tessera_io_roundtrip: [rank r] <message>") and exit status 1. --band-bytes
 // sets the writer's band (WriteOptions::band_bytes); --stats prints each rank's WriteStats on
-// stderr.
+// stderr; --no-metadata-check reads h5ad without the crash-isolating check of its structure
+// (ReadOptions::check_hdf5_metadata), to measure what the check prevents.
 #include <charconv>
 #include <cstdlib>
 #include <exception>
@@ -32,6 +33,7 @@ struct Arguments {
   std::optional<tessera::index_t> chunk_bytes;
   std::optional<tessera::index_t> band_bytes;
   bool stats = false;
+  bool metadata_check = true;
 };
 
 tessera::index_t parse_index(std::string_view text, const char* what) {
@@ -69,6 +71,8 @@ Arguments parse(int argc, char** argv) {
       a.band_bytes = parse_index(value(), "--band-bytes");
     } else if (arg == "--stats") {
       a.stats = true;
+    } else if (arg == "--no-metadata-check") {
+      a.metadata_check = false;
     } else if (arg.starts_with("--")) {
       throw tessera::ValueError("unknown option " + std::string(arg));
     } else {
@@ -78,7 +82,7 @@ Arguments parse(int argc, char** argv) {
   if (positional.size() != 2) {
     throw tessera::ValueError(
         "usage: tessera_io_roundtrip IN OUT [--eager] [--compressor NAME] [--chunks R,C] "
-        "[--chunk-bytes N] [--band-bytes N] [--stats]");
+        "[--chunk-bytes N] [--band-bytes N] [--stats] [--no-metadata-check]");
   }
   a.in = positional[0];
   a.out = positional[1];
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
     tessera::io::ReadOptions read_options;
     read_options.lazy = !args.eager;
     if (args.chunk_bytes) read_options.chunk_bytes = *args.chunk_bytes;
+    read_options.check_hdf5_metadata = args.metadata_check;
     tessera::io::WriteOptions write_options;
     write_options.compression = tessera::io::Compression::from_name(args.compressor);
     if (args.chunks)

@@ -51,6 +51,10 @@ struct WriteOptions {
 struct ReadOptions {
   bool lazy = true;                          // big arrays as lazy arrays read chunk by chunk
   index_t chunk_bytes = kDefaultChunkBytes;  // lazy chunk size target where the file has none
+  // h5ad: read the file's structure once in a child process first (rank 0), so that damaged
+  // metadata that would crash libhdf5 gives a FormatError instead. Costs one more reading of
+  // the small elements.
+  bool check_hdf5_metadata = true;
 };
 
 enum class Format : std::uint8_t { h5ad, zarr };
