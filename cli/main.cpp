@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "cli.hpp"
 #include "tessera/distributed/context.hpp"
@@ -28,6 +31,29 @@ void add_write_options(CLI::App* cmd, std::string& chunks, std::string& compress
   cmd->add_option("--compressor", compressor,
                   "lz4, lz4hc, zstd, zlib, blosclz (Blosc) or none (default: none)")
       ->check(CLI::IsMember({"lz4", "lz4hc", "zstd", "zlib", "blosclz", "none"}));
+}
+
+// Rank 0 prints `line` (one write, so that mpirun's own notes cannot cut into it); the other ranks
+// wait until it has, at most kReportWait, so that mpirun does not stop rank 0 before its message
+// is out when another rank leaves first. A rank that never arrives means the job is stuck: it is
+// aborted rather than left hanging.
+constexpr auto kReportWait = std::chrono::seconds(20);
+
+int finish(const tessera::Context& ctx, const std::string& line, int code) {
+  if (ctx.rank() == 0 && !line.empty()) {
+    const std::string text = line + "\n";
+    if (::write(STDERR_FILENO, text.data(), text.size()) < 0) code = code == 0 ? 1 : code;
+  }
+  if (ctx.size() > 1) {
+    auto arrived = ctx.comm().ibarrier("reporting the outcome");
+    const auto deadline = std::chrono::steady_clock::now() + kReportWait;
+    while (!arrived.test()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        ctx.comm().abort("tessera: a rank did not finish; stopping the job", code == 0 ? 1 : code);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return code;
 }
 
 // One line, whatever the message holds.
@@ -133,24 +159,30 @@ int main(int argc, char** argv) {
   bool no_files = false;
   demo_cmd->add_flag("--no-files", no_files, "Skip writing and reading h5ad and zarr");
 
+  // MPI starts before parsing, so that under mpirun rank 0 alone reports a usage error and the
+  // other ranks wait for it (see finish()).
+  std::optional<tessera::Context> context;
+  try {
+    context.emplace();
+  } catch (const std::exception& e) {
+    std::cerr << "tessera: error: " + one_line(e.what()) + "\n" << std::flush;
+    return 1;
+  }
+  tessera::Context& ctx = *context;
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // Usage errors are found identically on every rank; only rank 0 of an MPI job reports them.
-    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-    if (rank == nullptr) rank = std::getenv("PMI_RANK");
-    if (rank != nullptr && std::string(rank) != "0") return e.get_exit_code() == 0 ? 0 : 2;
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "tessera: error: " << one_line(e.what()) << " (see tessera --help)" << std::endl;
-    return 2;
+    if (e.get_exit_code() == 0) {  // --help, --version
+      if (ctx.rank() == 0) app.exit(e);
+      return finish(ctx, "", 0);
+    }
+    return finish(ctx, "tessera: error: " + one_line(e.what()) + " (see tessera --help)", 2);
   }
   demo.write_files = !no_files;
 
-  int rank = 0;
   try {
-    tessera::Context ctx;
-    rank = ctx.rank();
-    cli::Progress progress(!quiet && (progress_flag || isatty(STDERR_FILENO) != 0), rank);
+    cli::Progress progress(!quiet && (progress_flag || isatty(STDERR_FILENO) != 0), ctx.rank());
     if (*info_cmd) {
       cli::info(info, ctx);
     } else if (*convert_cmd) {
@@ -166,7 +198,6 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const std::exception& e) {
-    if (rank == 0) std::cerr << "tessera: error: " << one_line(e.what()) << std::endl;
-    return 1;
+    return finish(ctx, "tessera: error: " + one_line(e.what()), 1);
   }
 }
