@@ -164,6 +164,7 @@ def check_demo(out, n_obs, n_vars, serial):
 def check_scaling(out, path, steps):
     rows = pd.read_csv(os.path.join(out, "scaling.tsv"), sep="\t", dtype=str)
     want = [(w, *s.split(":")) for w in ("info", "reduce", "convert") for s in steps.split()]
+    want.append(("copy", "1", "1"))  # the peer: one process, first configuration only
     got = list(zip(rows["workload"], rows["nodes"], rows["ranks"]))
     if got != want:
         raise Mismatch(f"scaling.tsv: configurations {got}, expected {want}")
