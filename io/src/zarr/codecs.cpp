@@ -156,6 +156,13 @@ class BloscCodec final : public ZarrCodec {
 
   std::vector<std::byte> encode(std::span<const std::byte> raw,
                                 std::size_t typesize) const override {
+    std::vector<std::byte> out;
+    out.resize(encode_into(raw, typesize, out));
+    return out;
+  }
+
+  std::size_t encode_into(std::span<const std::byte> raw, std::size_t typesize,
+                          std::vector<std::byte>& out) const override {
     if (blosc_compname_to_compcode(cname_.c_str()) < 0) {
       throw ValueError("blosc: compressor '" + cname_ + "' is not available in this libblosc");
     }
@@ -174,15 +181,15 @@ class BloscCodec final : public ZarrCodec {
     // numcodecs' AUTOSHUFFLE: bit shuffle for 1-byte items, byte shuffle otherwise.
     int shuffle = shuffle_;
     if (shuffle == -1) shuffle = typesize == 1 ? BLOSC_BITSHUFFLE : BLOSC_SHUFFLE;
-    std::vector<std::byte> out(raw.size() + BLOSC_MAX_OVERHEAD);
+    const std::size_t bound = raw.size() + BLOSC_MAX_OVERHEAD;
+    if (out.size() < bound) out.resize(bound);
     const int n = blosc_compress_ctx(clevel_, shuffle, std::max<std::size_t>(typesize, 1),
-                                     raw.size(), raw.data(), out.data(), out.size(), cname_.c_str(),
+                                     raw.size(), raw.data(), out.data(), bound, cname_.c_str(),
                                      static_cast<std::size_t>(blocksize_), blosc_threads());
     if (n <= 0) {
       throw ValueError("blosc: compression failed (code " + std::to_string(n) + ")");
     }
-    out.resize(static_cast<std::size_t>(n));
-    return out;
+    return static_cast<std::size_t>(n);
   }
 
   void decode_into(std::span<const std::byte> encoded, std::span<std::byte> out) const override {

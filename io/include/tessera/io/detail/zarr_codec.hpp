@@ -35,6 +35,15 @@ class ZarrCodec {
   // `typesize`: bytes per array element (Blosc shuffles by it; 1 for strings).
   [[nodiscard]] virtual std::vector<std::byte> encode(std::span<const std::byte> raw,
                                                       std::size_t typesize) const = 0;
+  // The same into `out`, whose storage is reused (grown when too small, never shrunk): returns
+  // the encoded size, the bytes being out[0, size). Writers encode chunk after chunk into one
+  // buffer this way; fresh memory for every chunk (page faults and zeroing) can cost more than
+  // the compression itself.
+  virtual std::size_t encode_into(std::span<const std::byte> raw, std::size_t typesize,
+                                  std::vector<std::byte>& out) const {
+    out = encode(raw, typesize);
+    return out.size();
+  }
   // Decodes into exactly out.size() bytes; FormatError when the data is corrupt or decodes to any
   // other size (checked before decoding where the format says the size, as Blosc's header does).
   virtual void decode_into(std::span<const std::byte> encoded, std::span<std::byte> out) const = 0;
