@@ -155,6 +155,11 @@ case $case in
     [ "$status" -ne 0 ] || fail "a concat with a broken file exited 0"
     grep -q "tessera: error: .*garbage.h5ad" garbage.out || fail "no error naming the file in garbage.out"
     [ ! -e all.h5ad ] || fail "a failed concat left all.h5ad behind"
+    TESSERA_SCALING_WORKLOADS=reduce TESSERA_SCALING_REPEATS=1 TESSERA_SCALING_WARMUP=0 \
+      TESSERA_SCALING_OUT=results submit scaling.out tessera-scaling.sbatch "$dir/no-such-file.h5ad"
+    [ "$status" -ne 0 ] || fail "a scaling job on a missing file exited 0"
+    grep -q "tessera: error: .*no-such-file.h5ad" scaling.out || fail "no error naming the file in scaling.out"
+    grep -q "| reduce | 1 | 1 | 1 | 0 | failed |" scaling.out || fail "the table does not show the failure"
     ;;
   refuse-second)
     # A second cluster on the same ports must not start while this one answers.
