@@ -66,8 +66,7 @@ class Execution final : public LocalExecutor::Inbox {
     std::lock_guard lock(mutex_);
     TESSERA_ASSERT(!run_[id], "a chunk computed here was delivered from elsewhere");
     if (keep_[id]) --pending_;
-    publish(id, std::move(chunk));
-    cv_.notify_all();
+    publish(id, std::move(chunk));  // wakes the workers it gives work; the caller is the poller
   }
 
   std::vector<Chunk> run(int threads, std::span<const TaskId> targets) {
@@ -79,21 +78,35 @@ class Execution final : public LocalExecutor::Inbox {
       std::unique_lock lock(mutex_);
       bool busy = false;
       while (pending_ > 0 && !error_) {
-        if (hooks_.poll) {
-          if (!busy) cv_.wait_for(lock, hooks_.poll_interval);
-          lock.unlock();
-          if (busy) std::this_thread::yield();
-          try {
-            busy = hooks_.poll(*this);
-          } catch (...) {
-            lock.lock();
-            fail(std::current_exception());
-            break;
-          }
-          lock.lock();
-        } else {
-          cv_.wait(lock);
+        if (!hooks_.poll) {
+          main_cv_.wait(lock);
+          continue;
         }
+        // How soon to poll again. While every worker computes, nothing that arrives is urgent,
+        // and each wake-up of this thread takes a core from a worker when a rank has as many
+        // workers as cores: poll seldom (a finished chunk to send wakes this thread at once).
+        // While a worker waits for chunks from elsewhere, poll often, and without pause while
+        // messages are in flight (large messages progress only inside MPI calls).
+        const bool starving = ready_.empty() && idle_ > 0;
+        if (busy && starving) {
+          lock.unlock();
+          std::this_thread::yield();
+        } else {
+          if (!to_send_) {
+            main_cv_.wait_for(
+                lock, starving || busy ? hooks_.poll_interval : hooks_.poll_interval_computing);
+          }
+          to_send_ = false;
+          lock.unlock();
+        }
+        try {
+          busy = hooks_.poll(*this);
+        } catch (...) {
+          lock.lock();
+          fail(std::current_exception());
+          break;
+        }
+        lock.lock();
       }
       stop_ = true;
       cv_.notify_all();
@@ -112,7 +125,13 @@ class Execution final : public LocalExecutor::Inbox {
     std::vector<Chunk> inputs;
     std::unique_lock lock(mutex_);
     while (true) {
-      cv_.wait(lock, [&] { return stop_ || !ready_.empty(); });
+      if (!stop_ && ready_.empty()) {
+        // Going idle: the poller polls more often while a worker waits.
+        ++idle_;
+        main_cv_.notify_one();
+        cv_.wait(lock, [&] { return stop_ || !ready_.empty(); });
+        --idle_;
+      }
       if (stop_) return;
       const TaskId t = ready_.back();
       ready_.pop_back();
@@ -129,7 +148,9 @@ class Execution final : public LocalExecutor::Inbox {
         return;
       }
       inputs.clear();
-      if (hooks_.on_done && hooks_.export_mask != nullptr && (*hooks_.export_mask)[t]) {
+      const bool exported =
+          hooks_.on_done && hooks_.export_mask != nullptr && (*hooks_.export_mask)[t];
+      if (exported) {
         try {
           hooks_.on_done(t, result);
         } catch (...) {
@@ -144,7 +165,8 @@ class Execution final : public LocalExecutor::Inbox {
       for (TaskId d : graph_.deps(t))
         release(d);
       publish(t, std::move(result));
-      if (pending_ == 0) cv_.notify_all();
+      if (exported) to_send_ = true;
+      if (pending_ == 0 || exported) main_cv_.notify_one();
     }
   }
 
@@ -182,6 +204,7 @@ class Execution final : public LocalExecutor::Inbox {
     if (!error_) error_ = std::move(e);
     stop_ = true;
     cv_.notify_all();
+    main_cv_.notify_one();
   }
 
   const TaskGraph& graph_;
@@ -198,10 +221,13 @@ class Execution final : public LocalExecutor::Inbox {
   index_t pending_ = 0;
   index_t live_chunks_ = 0;
   std::size_t live_bytes_ = 0;
+  int idle_ = 0;          // workers waiting for a ready task
+  bool to_send_ = false;  // an exported chunk finished since the poller last looked
   bool stop_ = false;
   std::exception_ptr error_;
   std::mutex mutex_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // workers wait here
+  std::condition_variable main_cv_;  // the calling thread (the poller) waits here
 };
 
 }  // namespace

@@ -30,10 +30,12 @@ class LocalExecutor {
 
   // The general form, used by the distributed executor. Runs the tasks marked in `run_mask`;
   // a dependency outside the mask must be handed in with Inbox::deliver. `poll` is called on the
-  // calling thread while tasks are pending (at least every `poll_interval`, and again at once
-  // while it returns true, e.g. while messages are in flight): the place to drive communication
-  // and deliver arrived chunks. `on_done` is called from a worker with every
-  // finished task marked in `export_mask`. Results of `targets` are returned in order.
+  // calling thread while tasks are pending: the place to drive communication and deliver arrived
+  // chunks. It runs at once after a task marked in `export_mask` finishes (`on_done` has been
+  // called with it, from the worker), at least every `poll_interval` while a worker waits for
+  // work or `poll` returned true (e.g. messages in flight), without pause when both hold, and
+  // every `poll_interval_computing` while all workers compute. Results of `targets` are returned
+  // in order.
   class Inbox {
    public:
     virtual ~Inbox() = default;
@@ -44,6 +46,7 @@ class LocalExecutor {
     std::function<void(TaskId, const Chunk&)> on_done;
     const std::vector<bool>* export_mask = nullptr;
     std::chrono::microseconds poll_interval{200};
+    std::chrono::microseconds poll_interval_computing{2000};
   };
   std::vector<Chunk> run(const TaskGraph& graph, const std::vector<bool>& run_mask,
                          std::span<const TaskId> targets, const Hooks& hooks);
