@@ -133,11 +133,8 @@ void on_root(Context& ctx, const char* what, const std::function<void()>& work) 
       if (failure.empty()) failure = std::string("failed while ") + what;
     }
   }
-  std::vector<std::byte> bytes(failure.size());
-  std::memcpy(bytes.data(), failure.data(), failure.size());
-  ctx.comm().broadcast(bytes, 0, what);
-  if (!bytes.empty())
-    throw Error(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  ctx.comm().broadcast(failure, 0, what);
+  if (!failure.empty()) throw Error(failure);
 }
 
 void write_text(Context& ctx, const std::string& path, const std::string& text) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -248,6 +249,14 @@ void Comm::broadcast(std::vector<std::byte>& bytes, int root, const char* hint) 
     check(MPI_Bcast(bytes.data() + at, static_cast<int>(len), MPI_BYTE, root, comm_), "MPI_Bcast",
           hint);
   }
+}
+
+void Comm::broadcast(std::string& text, int root, const char* hint) const {
+  if (serial_) return;
+  std::vector<std::byte> bytes(text.size());
+  std::memcpy(bytes.data(), text.data(), text.size());
+  broadcast(bytes, root, hint);
+  text.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 Comm::Request::Request(Request&& other) noexcept : request_(other.request_) {

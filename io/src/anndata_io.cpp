@@ -59,16 +59,6 @@ std::string random_token() {
   return s;
 }
 
-std::string bytes_to_string(const std::vector<std::byte>& b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-std::vector<std::byte> string_to_bytes(const std::string& s) {
-  std::vector<std::byte> b(s.size());
-  std::memcpy(b.data(), s.data(), s.size());
-  return b;
-}
-
 // Test hook: TESSERA_TEST_FAIL_WRITE=<slot> makes the last rank fail while writing that slot,
 // to prove that a failed write leaves nothing at the target. The failure is agreed before the
 // slot's collective writes, so every rank leaves the parallel file together.
@@ -143,13 +133,12 @@ std::int64_t total_bytes(const std::vector<detail::MatrixPlan>& plans) {
 void write_file(const AnnData& a, const std::filesystem::path& path, Context& ctx,
                 const WriteOptions& options, Format format) {
   // A temporary sibling, named the same on every rank, renamed into place at the very end.
-  std::vector<std::byte> token =
-      ctx.rank() == 0 ? string_to_bytes(random_token()) : std::vector<std::byte>{};
+  std::string token = ctx.rank() == 0 ? random_token() : std::string();
   ctx.comm().broadcast(token, 0, "naming the temporary file");
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::string temp_name = ".";
-  temp_name.append(path.filename().string()).append(".tessera-").append(bytes_to_string(token));
+  temp_name.append(path.filename().string()).append(".tessera-").append(token);
   const std::filesystem::path temp = dir / temp_name;
   const auto cleanup = [&] {
     if (ctx.rank() == 0) {
@@ -374,14 +363,13 @@ AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOpt
                   Format format) {
   if (!std::filesystem::exists(path)) throw IoError(path.string() + ": no such file or directory");
   if (format == Format::h5ad && options.check_hdf5_metadata) {
-    std::vector<std::byte> verdict;
+    std::string text;
     if (ctx.rank() == 0) {
       const ProbeResult r = probe_h5ad(path, options);
-      if (!r.kind.empty()) verdict = string_to_bytes(r.kind + "\n" + r.message);
+      if (!r.kind.empty()) text = r.kind + "\n" + r.message;
     }
-    ctx.comm().broadcast(verdict, 0, "checking the HDF5 metadata");
-    if (!verdict.empty()) {
-      const std::string text = bytes_to_string(verdict);
+    ctx.comm().broadcast(text, 0, "checking the HDF5 metadata");
+    if (!text.empty()) {
       const auto newline = text.find('\n');
       const std::string kind = text.substr(0, newline), message = text.substr(newline + 1);
       if (kind == "IoError") throw IoError(message);

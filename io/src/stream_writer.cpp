@@ -14,16 +14,6 @@
 namespace tessera::io::detail {
 namespace {
 
-std::string bytes_to_string(const std::vector<std::byte>& b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-std::vector<std::byte> string_to_bytes(const std::string& s) {
-  std::vector<std::byte> b(s.size());
-  std::memcpy(b.data(), s.data(), s.size());
-  return b;
-}
-
 std::unique_ptr<Group> open_path(Group& root, const std::string& path) {
   std::unique_ptr<Group> g = root.group(path.substr(0, path.find('/')));
   if (const auto slash = path.find('/'); slash != std::string::npos)
@@ -537,12 +527,10 @@ void on_root(Context& ctx, int root, const char* what, const std::function<void(
       message = e.what();
     }
   }
-  std::vector<std::byte> shared = string_to_bytes(message);
-  ctx.comm().broadcast(shared, root, what);
+  ctx.comm().broadcast(message, root, what);
   if (error) std::rethrow_exception(error);
-  if (!shared.empty())
-    throw IoError(std::string(what) + " failed on rank " + std::to_string(root) + ": " +
-                  bytes_to_string(shared));
+  if (!message.empty())
+    throw IoError(std::string(what) + " failed on rank " + std::to_string(root) + ": " + message);
 }
 
 void on_all(Context& ctx, const char* what, const std::function<void()>& action) {
@@ -560,11 +548,9 @@ void on_all(Context& ctx, const char* what, const std::function<void()>& action)
       ctx.comm().all_reduce_max(error ? static_cast<std::uint64_t>(ctx.rank()) + 1 : 0, what);
   if (failed == 0) return;
   const int source = static_cast<int>(failed - 1);
-  std::vector<std::byte> shared = string_to_bytes(message);
-  ctx.comm().broadcast(shared, source, what);
+  ctx.comm().broadcast(message, source, what);
   if (error) std::rethrow_exception(error);
-  throw IoError(std::string(what) + " failed on rank " + std::to_string(source) + ": " +
-                bytes_to_string(shared));
+  throw IoError(std::string(what) + " failed on rank " + std::to_string(source) + ": " + message);
 }
 
 std::optional<Array> csc_source(const Array& x) {

@@ -68,6 +68,8 @@ class Comm {
                                                   const char* hint) const;
   // Bytes from `root` to everyone (the size travels first).
   void broadcast(std::vector<std::byte>& bytes, int root, const char* hint) const;
+  // The same for text (names, error messages).
+  void broadcast(std::string& text, int root, const char* hint) const;
   // Root hands rank r the value values[r] (values is ignored elsewhere): Boost.MPI's scatter of
   // Boost.Serialization values, as the coordinator ships plans.
   template <typename T>
