@@ -13,6 +13,7 @@
 #include "tessera/anndata/anndata.hpp"
 #include "tessera/core/chunk_grid.hpp"
 #include "tessera/distributed/context.hpp"
+#include "tessera/io/anndata_io.hpp"
 
 namespace tessera::cli {
 
@@ -60,14 +61,24 @@ void write_text(Context& ctx, const std::string& path, const std::string& text);
 // The array a subcommand works on: X, or layers[layer]; ValueError naming what exists otherwise.
 Array pick_array(const AnnData& a, const std::string& path, const std::string& layer);
 
+// How inputs are read, the same for every subcommand that reads files.
+struct ReadArgs {
+  std::string genome;         // Cell Ranger files with several genomes: the one to read
+  bool skip_unknown = false;  // drop elements of unknown encodings (a warning each) and go on
+};
+// The reader's options for these arguments; warnings go to stderr from rank 0 only.
+io::ReadOptions read_options(const ReadArgs& args, const Context& ctx);
+
 // The subcommands. Each runs on every rank; results are printed by rank 0.
 struct InfoArgs {
   std::string path;
+  ReadArgs read;
 };
 void info(const InfoArgs& args, Context& ctx);
 
 struct ConvertArgs {
   std::string in, out, chunks, compressor = "none";
+  ReadArgs read;
 };
 void convert(const ConvertArgs& args, Context& ctx, Progress& progress);
 
@@ -76,12 +87,14 @@ struct ConcatArgs {
   std::string out, join = "inner", merge = "none", chunks, compressor = "none";
   std::optional<std::string> index_unique, label;
   std::string keys;
+  ReadArgs read;
 };
 void concat(const ConcatArgs& args, Context& ctx, Progress& progress);
 
 struct ReduceArgs {
   std::string path, op = "sum", layer, out = "-";
   int axis = 1;
+  ReadArgs read;
 };
 void reduce(const ReduceArgs& args, Context& ctx, Progress& progress);
 
@@ -89,6 +102,7 @@ struct GraphArgs {
   std::vector<std::string> inputs;
   std::string op, layer, out = "-", detail = "tasks", format;
   int axis = 1;
+  ReadArgs read;
 };
 void graph(const GraphArgs& args, Context& ctx);
 

@@ -123,6 +123,17 @@ void Progress::draw(bool final) {
   }
 }
 
+io::ReadOptions read_options(const ReadArgs& args, const Context& ctx) {
+  io::ReadOptions options;
+  options.genome = args.genome;
+  options.skip_unknown = args.skip_unknown;
+  const int rank = ctx.rank();
+  options.warn = [rank](const std::string& line) {
+    if (rank == 0) std::cerr << "tessera: warning: " << line << "\n" << std::flush;
+  };
+  return options;
+}
+
 void on_root(Context& ctx, const char* what, const std::function<void()>& work) {
   std::string failure;
   if (ctx.rank() == 0) {

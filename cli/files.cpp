@@ -57,14 +57,14 @@ void check_output(const std::string& out, const std::vector<std::string>& inputs
 }  // namespace
 
 void info(const InfoArgs& args, Context& ctx) {
-  const AnnData a = io::read(args.path, ctx);
+  const AnnData a = io::read(args.path, ctx, read_options(args.read, ctx));
   if (ctx.rank() == 0) std::cout << describe(a) << std::flush;
 }
 
 void convert(const ConvertArgs& args, Context& ctx, Progress& progress) {
   const io::WriteOptions options = write_options(args.chunks, args.compressor, progress);
   check_output(args.out, {args.in});
-  const AnnData a = io::read(args.in, ctx);
+  const AnnData a = io::read(args.in, ctx, read_options(args.read, ctx));
   progress.start("convert", 0);
   io::write(a, args.out, ctx, options);
   progress.finish();
@@ -87,7 +87,7 @@ void concat(const ConcatArgs& args, Context& ctx, Progress& progress) {
   std::vector<AnnData> objects;
   objects.reserve(args.inputs.size());
   for (const auto& in : args.inputs)
-    objects.push_back(io::read(in, ctx));
+    objects.push_back(io::read(in, ctx, read_options(args.read, ctx)));
   const AnnData joined = tessera::concat(objects, options);
   progress.start("concat", 0);
   io::write(joined, args.out, ctx, write);

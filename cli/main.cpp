@@ -33,6 +33,14 @@ void add_write_options(CLI::App* cmd, std::string& chunks, std::string& compress
       ->check(CLI::IsMember({"lz4", "lz4hc", "zstd", "zlib", "blosclz", "none"}));
 }
 
+void add_read_options(CLI::App* cmd, tessera::cli::ReadArgs& read) {
+  cmd->add_option("--genome", read.genome,
+                  "Cell Ranger .h5 with several genomes: read this one (an error lists them)");
+  cmd->add_flag("--skip-unknown", read.skip_unknown,
+                "Drop elements of encodings Tessera does not know (one warning each) instead of "
+                "failing");
+}
+
 // Rank 0 prints `line` (one write, so that mpirun's own notes cannot cut into it); the other ranks
 // wait until it has, at most kReportWait, so that mpirun does not stop rank 0 before its message
 // is out when another rank leaves first. A rank that never arrives means the job is stuck: it is
@@ -83,7 +91,9 @@ int main(int argc, char** argv) {
   cli::InfoArgs info;
   auto* info_cmd =
       app.add_subcommand("info", "Print the object (as anndata does) and each array's chunk table");
-  info_cmd->add_option("PATH", info.path, "An .h5ad file or .zarr directory")->required();
+  info_cmd->add_option("PATH", info.path, "An .h5ad file, .zarr directory or Cell Ranger .h5")
+      ->required();
+  add_read_options(info_cmd, info.read);
 
   cli::ConvertArgs convert;
   auto* convert_cmd =
@@ -91,6 +101,7 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("IN", convert.in, "Input .h5ad or .zarr")->required();
   convert_cmd->add_option("OUT", convert.out, "Output .h5ad or .zarr")->required();
   add_write_options(convert_cmd, convert.chunks, convert.compressor);
+  add_read_options(convert_cmd, convert.read);
 
   cli::ConcatArgs concat;
   auto* concat_cmd = app.add_subcommand(
@@ -112,6 +123,7 @@ int main(int argc, char** argv) {
   concat_cmd->add_option("--keys", concat.keys,
                          "Keys of the inputs, comma-separated (default 0,1,…)");
   add_write_options(concat_cmd, concat.chunks, concat.compressor);
+  add_read_options(concat_cmd, concat.read);
 
   cli::ReduceArgs reduce;
   auto* reduce_cmd = app.add_subcommand(
@@ -126,6 +138,7 @@ int main(int argc, char** argv) {
   reduce_cmd->add_option("--layer", reduce.layer, "Reduce this layer instead of X");
   reduce_cmd->add_option("-o,--output", reduce.out,
                          "Write the lines to this file (default: stdout)");
+  add_read_options(reduce_cmd, reduce.read);
 
   cli::GraphArgs graph;
   auto* graph_cmd = app.add_subcommand(
@@ -143,6 +156,7 @@ int main(int argc, char** argv) {
   graph_cmd->add_option("--format", graph.format, "dot or svg (default: by -o's suffix, else dot)")
       ->check(CLI::IsMember({"dot", "svg"}));
   graph_cmd->add_option("-o,--output", graph.out, "Write to this file (default: stdout)");
+  add_read_options(graph_cmd, graph.read);
 
   cli::DemoArgs demo;
   auto* demo_cmd =

@@ -148,7 +148,7 @@ void reduce(const ReduceArgs& args, Context& ctx, Progress& progress) {
     throw ValueError("--axis must be 0 (one value per column) or 1 (one value per row), got " +
                      std::to_string(args.axis));
   }
-  const AnnData a = io::read(args.path, ctx);
+  const AnnData a = io::read(args.path, ctx, read_options(args.read, ctx));
   const Array x = pick_array(a, args.path, args.layer);
   const std::vector<std::string>& names = args.axis == 1 ? a.obs_names() : a.var_names();
   const index_t reduced_length = args.axis == 0 ? x.shape().rows : x.shape().cols;
@@ -220,7 +220,7 @@ void graph(const GraphArgs& args, Context& ctx) {
 
   std::vector<AnnData> objects;
   for (const auto& in : args.inputs)
-    objects.push_back(io::read(in, ctx));
+    objects.push_back(io::read(in, ctx, read_options(args.read, ctx)));
   const AnnData a = objects.size() == 1 ? objects.front() : tessera::concat(objects);
   const std::string what = objects.size() == 1 ? args.inputs.front() : "the concatenation";
   Array x = pick_array(a, what, args.layer);

@@ -1,5 +1,7 @@
 #include "detail/elements.hpp"
 
+#include "detail/sources.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -10,15 +12,6 @@
 
 namespace tessera::io::detail {
 namespace {
-
-std::string where(const Group& parent, const std::string& name) {
-  const std::string base = parent.path();
-  return base + (!base.empty() && base.back() == '/' ? "" : "/") + name;
-}
-
-[[noreturn]] void bad(const Group& parent, const std::string& name, const std::string& problem) {
-  throw FormatError(where(parent, name) + ": " + problem);
-}
 
 std::string text_attribute(const Json& attrs, const char* key, const Group& parent,
                            const std::string& name) {
@@ -31,25 +24,6 @@ std::string text_attribute(const Json& attrs, const char* key, const Group& pare
 
 std::vector<index_t> one_dim_chunks(index_t n) {
   return {vector_chunk(n)};
-}
-
-// Elements read whole (indexes, columns, uns values, codes, indptr) are small in any real file; a
-// header claiming more is refused before anything is allocated or iterated.
-constexpr index_t kMaxWholeRead = index_t{1} << 31;
-
-const ArrayMeta& whole_read_ok(const ArrayMeta& meta, const Group& parent,
-                               const std::string& name) {
-  index_t n = 1;
-  for (index_t s : meta.shape) {
-    if (s < 0 || (s > 0 && n > kMaxWholeRead / s)) bad(parent, name, "claims an impossible size");
-    n *= s;
-  }
-  if (n > kMaxWholeRead) {
-    bad(parent, name,
-        "claims " + std::to_string(n) + " elements, more than an element read whole may hold (" +
-            std::to_string(kMaxWholeRead) + ")");
-  }
-  return meta;
 }
 
 void check_version(const Group& parent, const std::string& name, const Encoding& e,
@@ -73,17 +47,6 @@ Shape shape_attribute(const Json& attrs, const Group& parent, const std::string&
   return {r, c};
 }
 
-// The whole of a 1-D numeric array as int64 values (indptr, indices, codes).
-std::vector<index_t> read_indices(const Group& g, const std::string& name) {
-  const ArrayMeta meta = whole_read_ok(g.array_meta(name), g, name);
-  if (meta.is_string() || meta.shape.size() != 1 || !is_integer(*meta.dtype)) {
-    bad(g, name, "must be a one-dimensional integer array");
-  }
-  const Chunk c = g.read_all(name).astype(DType::int64);
-  const index_t* p = c.row<index_t>(0);
-  return {p, p + meta.shape[0]};
-}
-
 Column read_column(const Group& frame, const std::string& name, index_t rows) {
   Column column;
   const Encoding e = encoding_of(frame, name);
@@ -99,12 +62,12 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
           bad(frame, name, "attribute 'ordered' must be a bool");
         ordered = o.is_boolean() ? o.get<bool>() : o.get<int>() != 0;
       }
-      const ArrayMeta codes_meta = whole_read_ok(g->array_meta("codes"), *g, "codes");
+      const ArrayMeta codes_meta = checked_meta(*g, "codes");
       if (codes_meta.is_string() || codes_meta.shape.size() != 1 ||
           !is_signed_int(*codes_meta.dtype)) {
         bad(*g, "codes", "categorical codes must be a one-dimensional signed integer array");
       }
-      const ArrayMeta cat_meta = whole_read_ok(g->array_meta("categories"), *g, "categories");
+      const ArrayMeta cat_meta = checked_meta(*g, "categories");
       if (cat_meta.shape.size() != 1) bad(*g, "categories", "categories must be one-dimensional");
       Column categories = cat_meta.is_string() ? Column::strings(g->read_strings("categories"))
                                                : Column::values(g->read_all("categories"));
@@ -116,8 +79,8 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
       }
     } else if (e.type == "nullable-integer" || e.type == "nullable-boolean") {
       check_version(frame, name, e, "0.1.0");
-      (void)whole_read_ok(g->array_meta("values"), *g, "values");
-      if (g->has_array("mask")) (void)whole_read_ok(g->array_meta("mask"), *g, "mask");
+      (void)checked_meta(*g, "values");
+      if (g->has_array("mask")) (void)checked_meta(*g, "mask");
       const Chunk values = g->read_all("values");
       std::vector<bool> mask(static_cast<std::size_t>(values.shape().size()), false);
       if (g->has_array("mask")) {
@@ -140,7 +103,7 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
                          : "unknown column encoding-type '" + e.type + "'");
     }
   } else if (frame.has_array(name)) {
-    const ArrayMeta meta = whole_read_ok(frame.array_meta(name), frame, name);
+    const ArrayMeta meta = checked_meta(frame, name);
     if (meta.shape.size() != 1) bad(frame, name, "a column must be one-dimensional");
     if (!e.type.empty() && e.type != "array" && e.type != "string-array") {
       bad(frame, name, "unknown column encoding-type '" + e.type + "'");
@@ -158,82 +121,6 @@ Column read_column(const Group& frame, const std::string& name, index_t rows) {
   return column;
 }
 
-// A dense matrix read box by box.
-class DenseSource final : public ChunkSource {
- public:
-  DenseSource(std::shared_ptr<const Group> parent, std::string name, DType dtype,
-              std::string identity)
-      : parent_(std::move(parent)),
-        name_(std::move(name)),
-        dtype_(dtype),
-        identity_(std::move(identity)) {}
-  [[nodiscard]] Chunk read(index_t i, index_t j, const ChunkGrid& grid) const override {
-    const Shape s = grid.chunk_shape(i, j);
-    Box box{{grid.chunk_offset(0, i), grid.chunk_offset(1, j)}, {s.rows, s.cols}};
-    Chunk c = parent_->read(name_, box);
-    return c.dtype() == dtype_ ? c : c.astype(dtype_);
-  }
-  [[nodiscard]] std::string identity() const override { return identity_; }
-
- private:
-  std::shared_ptr<const Group> parent_;
-  std::string name_;
-  DType dtype_;
-  std::string identity_;
-};
-
-// A CSR matrix read by row blocks: indptr is read once; each chunk reads its slice of indices
-// and data, validated (indices in range) before use.
-class CsrSource final : public ChunkSource {
- public:
-  CsrSource(std::shared_ptr<const Group> group, std::shared_ptr<const std::vector<index_t>> indptr,
-            index_t cols, DType dtype, std::string identity)
-      : group_(std::move(group)),
-        indptr_(std::move(indptr)),
-        cols_(cols),
-        dtype_(dtype),
-        identity_(std::move(identity)) {}
-  [[nodiscard]] Chunk read(index_t i, index_t /*j*/, const ChunkGrid& grid) const override {
-    const index_t r0 = grid.chunk_offset(0, i), r1 = grid.chunk_offset(0, i + 1);
-    const index_t p0 = (*indptr_)[r0], p1 = (*indptr_)[r1];
-    std::vector<index_t> indptr(indptr_->begin() + r0, indptr_->begin() + r1 + 1);
-    for (auto& v : indptr)
-      v -= p0;
-    std::vector<index_t> indices;
-    std::shared_ptr<Buffer> values =
-        Buffer::allocate(static_cast<std::size_t>(p1 - p0) * itemsize(dtype_));
-    if (p1 > p0) {
-      const Box box{{p0}, {p1 - p0}};
-      const Chunk idx = group_->read("indices", box).astype(DType::int64);
-      indices.assign(idx.row<index_t>(0), idx.row<index_t>(0) + (p1 - p0));
-      Chunk data = group_->read("data", box);
-      if (data.dtype() != dtype_) data = data.astype(dtype_);
-      std::memcpy(values->data(), data.raw_row(0), values->size());
-    }
-    try {
-      return Chunk::csr(dtype_, {r1 - r0, cols_}, std::move(indptr), std::move(indices),
-                        std::move(values));
-    } catch (const Error& e) {
-      throw FormatError(group_->path() + ": rows " + std::to_string(r0) + " to " +
-                        std::to_string(r1) + ": " + e.what());
-    }
-  }
-  [[nodiscard]] std::string identity() const override { return identity_; }
-
- private:
-  std::shared_ptr<const Group> group_;
-  std::shared_ptr<const std::vector<index_t>> indptr_;
-  index_t cols_;
-  DType dtype_;
-  std::string identity_;
-};
-
-index_t rows_per_chunk(index_t rows, double bytes_per_row, index_t target) {
-  if (rows <= 0) return 1;
-  const auto per = static_cast<index_t>(static_cast<double>(target) / std::max(bytes_per_row, 1.0));
-  return std::clamp<index_t>(per, 1, rows);
-}
-
 Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string& name,
                   const Encoding& e, const ReadOptions& options) {
   check_version(*parent, name, e, "0.1.0");
@@ -241,75 +128,12 @@ Array read_sparse(const std::shared_ptr<const Group>& parent, const std::string&
   const Shape shape = shape_attribute(g->attributes(), *parent, name);
   const bool csc = e.type == "csc_matrix";
   const index_t major = csc ? shape.cols : shape.rows, minor = csc ? shape.rows : shape.cols;
-  auto indptr = std::make_shared<std::vector<index_t>>(read_indices(*g, "indptr"));
-  const ArrayMeta data_meta = g->array_meta("data");
-  const ArrayMeta indices_meta = g->array_meta("indices");
-  if (data_meta.is_string() || data_meta.shape.size() != 1)
-    bad(*g, "data", "must be a one-dimensional numeric array");
-  if (indices_meta.shape.size() != 1) bad(*g, "indices", "must be one-dimensional");
-  if (static_cast<index_t>(indptr->size()) != major + 1) {
-    bad(*g, "indptr",
-        "has " + std::to_string(indptr->size()) + " entries but shape " + to_string(shape) +
-            " needs " + std::to_string(major + 1));
-  }
-  if (indptr->front() != 0)
-    bad(*g, "indptr", "must start at 0, starts at " + std::to_string(indptr->front()));
-  for (std::size_t n = 1; n < indptr->size(); ++n) {
-    if ((*indptr)[n] < (*indptr)[n - 1])
-      bad(*g, "indptr", "decreases at position " + std::to_string(n));
-  }
-  const index_t nnz = indptr->back();
-  if (nnz != data_meta.shape[0] || nnz != indices_meta.shape[0]) {
-    bad(*g, "indptr",
-        "ends at " + std::to_string(nnz) + " but data has " + std::to_string(data_meta.shape[0]) +
-            " and indices " + std::to_string(indices_meta.shape[0]) + " entries");
-  }
-  const DType dtype = *data_meta.dtype;
   // The file's compressed axis read by row blocks: the matrix itself for CSR; for CSC the CSR
   // matrix of its transpose, transposed lazily (column blocks of the element), which the writers
   // recognize and store as csc_matrix again.
-  const Shape stored{major, minor};
-  const double bytes_per_row = major == 0 ? 1.0
-                                          : static_cast<double>(nnz) *
-                                                static_cast<double>(itemsize(dtype) + 8) /
-                                                static_cast<double>(major);
-  const index_t step = rows_per_chunk(major, bytes_per_row, options.chunk_bytes);
-  const ChunkGrid grid = ChunkGrid::regular(stored, step, std::max<index_t>(minor, 1));
-  auto source = std::make_shared<CsrSource>(
-      g, indptr, minor, dtype,
-      g->path() + (csc ? " csc" : "") + " nnz=" + std::to_string(nnz) + " " + to_string(shape));
-  const Array rows = from_source(source, grid, dtype, Layout::csr, csc ? "read-csc" : "read-csr");
+  const Array rows = lazy_csr(g, Shape{major, minor}, std::nullopt, options, csc ? " csc" : "", {},
+                              csc ? "read-csc" : "read-csr");
   return csc ? rows.transpose() : rows;
-}
-
-Array read_dense(const std::shared_ptr<const Group>& parent, const std::string& name,
-                 const ReadOptions& options) {
-  const ArrayMeta meta = parent->array_meta(name);
-  if (meta.is_string()) bad(*parent, name, "a matrix cannot hold strings");
-  if (meta.shape.size() != 2) {
-    bad(*parent, name,
-        "a matrix must be two-dimensional, got " + std::to_string(meta.shape.size()) +
-            " dimensions");
-  }
-  const Shape shape{meta.shape[0], meta.shape[1]};
-  const DType dtype = *meta.dtype;
-  // Whole rows in chunks near the byte target, a multiple of the file's chunk rows when it has
-  // some; one chunk-row when that is below the target and at most 4 times it (a smaller block
-  // would decode, and read, each file chunk more than once).
-  const double row_bytes = static_cast<double>(shape.cols) * static_cast<double>(itemsize(dtype));
-  index_t rows = rows_per_chunk(shape.rows, row_bytes, options.chunk_bytes);
-  if (meta.chunks.size() == 2 && meta.chunks[0] > 0 && rows >= meta.chunks[0]) {
-    rows -= rows % meta.chunks[0];
-  } else if (meta.chunks.size() == 2 && meta.chunks[0] > 0 &&
-             static_cast<double>(meta.chunks[0]) * row_bytes <=
-                 4.0 * static_cast<double>(options.chunk_bytes)) {
-    rows = std::min(shape.rows, meta.chunks[0]);
-  }
-  const ChunkGrid grid =
-      ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(shape.cols, 1));
-  auto source = std::make_shared<DenseSource>(parent, name, dtype,
-                                              where(*parent, name) + " " + to_string(shape));
-  return from_source(source, grid, dtype, Layout::dense, "read-dense");
 }
 
 }  // namespace
@@ -558,7 +382,7 @@ DataFrame read_dataframe(const Group& parent, const std::string& name) {
     bad(parent, name, "missing attribute 'column-order'");
   }
   if (!g->has_array(index_key)) bad(*g, index_key, "the index named by '_index' is missing");
-  const ArrayMeta index_meta = whole_read_ok(g->array_meta(index_key), *g, index_key);
+  const ArrayMeta index_meta = checked_meta(*g, index_key);
   if (index_meta.shape.size() != 1) bad(*g, index_key, "the index must be one-dimensional");
   std::vector<std::string> index;
   if (index_meta.is_string()) {
@@ -593,7 +417,7 @@ UnsValue read_uns_value(const Group& parent, const std::string& name) {
     }
     bad(parent, name, "unknown encoding-type '" + e.type + "'");
   }
-  const ArrayMeta meta = whole_read_ok(parent.array_meta(name), parent, name);
+  const ArrayMeta meta = checked_meta(parent, name);
   if (meta.shape.size() > 2)
     bad(parent, name, "arrays of more than two dimensions are not supported");
   if (!e.type.empty() && e.type != "array" && e.type != "string-array" && e.type != "string" &&
@@ -629,7 +453,7 @@ Array read_matrix(const std::shared_ptr<const Group>& parent, const std::string&
   if (!e.type.empty() && e.type != "array")
     bad(*parent, name, "unknown matrix encoding-type '" + e.type + "'");
   if (!e.type.empty()) check_version(*parent, name, e, "0.2.0");
-  return read_dense(parent, name, options);
+  return lazy_dense(parent, name, options);
 }
 
 }  // namespace tessera::io::detail

@@ -45,4 +45,18 @@ void Group::write_blocks(const std::string& name,
     write(name, box, data);
 }
 
+FieldValues Group::read_field(const std::string& name, const std::string& field) const {
+  throw FormatError(path() + "/" + name + ": reading field '" + field +
+                    "': this storage has no compound arrays");
+}
+
+void Group::write_compound(const std::string& name, const std::vector<FieldValues>& /*fields*/,
+                           index_t /*n*/) {
+  throw ValueError(path() + "/" + name + ": this storage cannot write compound arrays");
+}
+
+void Group::create_null(const std::string& name) {
+  throw ValueError(path() + "/" + name + ": this storage cannot write null elements");
+}
+
 }  // namespace tessera::io

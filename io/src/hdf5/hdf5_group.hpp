@@ -33,6 +33,7 @@ class Hdf5Group final : public Group {
   Hdf5Group(std::shared_ptr<FileState> file, std::string name);
 
   [[nodiscard]] std::string path() const override;
+  [[nodiscard]] std::string location() const override { return name_; }
   [[nodiscard]] std::vector<std::string> children() const override;
   [[nodiscard]] bool has_group(const std::string& name) const override;
   [[nodiscard]] bool has_array(const std::string& name) const override;

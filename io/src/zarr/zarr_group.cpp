@@ -397,6 +397,12 @@ class ZarrGroup final : public Group {
         buffers_(std::move(buffers)) {}
 
   std::string path() const override { return label_ + ":/" + prefix_; }
+  std::string location() const override {
+    std::string at = "/" + prefix_;
+    while (at.size() > 1 && at.back() == '/')
+      at.pop_back();
+    return at;
+  }
 
   std::vector<std::string> children() const override {
     std::vector<std::string> out;

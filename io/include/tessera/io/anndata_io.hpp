@@ -55,6 +55,15 @@ struct ReadOptions {
   // metadata that would crash libhdf5 gives a FormatError instead. Costs one more reading of
   // the small elements.
   bool check_hdf5_metadata = true;
+  // Cell Ranger files holding several genomes: the one to read (without it such a file is an
+  // error listing them).
+  std::string genome;
+  // Elements of an encoding this reader does not know are dropped, with one warning each,
+  // instead of failing the read.
+  bool skip_unknown = false;
+  // Receives one line per warning (an element dropped, a legacy layout upgraded); every rank
+  // calls it with the same lines. Without it warnings are not shown.
+  std::function<void(const std::string&)> warn;
 };
 
 enum class Format : std::uint8_t { h5ad, zarr };

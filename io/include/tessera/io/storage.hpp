@@ -36,11 +36,36 @@ struct Compression {
       std::string_view name);  // "none", "lz4", "zstd", "zlib", "blosc-zlib"…
 };
 
+// One field of a compound array (HDF5 compound type, numpy structured dtype): pre-0.7 obs/var
+// tables and obsm, and rec-arrays in uns.
+struct Field {
+  std::string name;
+  std::optional<DType> dtype;  // nullopt: strings (fixed- or variable-length)
+  index_t count = 1;           // values per record: a sub-array field of shape (count,)
+};
+
+// The values of one field of a compound array of n records.
+struct FieldValues {
+  std::string name;
+  std::optional<Chunk> values;       // numeric: an (n, count) chunk
+  std::vector<std::string> strings;  // strings: n of them (when values is empty)
+};
+
 struct ArrayMeta {
+  ArrayMeta() = default;
+  ArrayMeta(std::vector<index_t> shape_, std::optional<DType> dtype_,
+            std::vector<index_t> chunks_ = {}, std::vector<Field> fields_ = {})
+      : shape(std::move(shape_)),
+        dtype(dtype_),
+        chunks(std::move(chunks_)),
+        fields(std::move(fields_)) {}
+
   std::vector<index_t> shape;   // 0, 1 or 2 dimensions
-  std::optional<DType> dtype;   // nullopt: UTF-8 strings
+  std::optional<DType> dtype;   // nullopt: UTF-8 strings, or a compound array (fields)
   std::vector<index_t> chunks;  // chunk shape (same rank as shape); empty: one chunk/contiguous
-  [[nodiscard]] bool is_string() const { return !dtype.has_value(); }
+  std::vector<Field> fields;    // compound arrays only (1-D)
+  [[nodiscard]] bool is_string() const { return !dtype.has_value() && fields.empty(); }
+  [[nodiscard]] bool is_compound() const { return !fields.empty(); }
   [[nodiscard]] index_t size() const;  // number of elements
 };
 
@@ -56,6 +81,10 @@ class Group {
 
   // "file.h5ad:/obs" — used in every error message about this group or its children.
   [[nodiscard]] virtual std::string path() const = 0;
+  // The group's own path inside the file or store: "/" for the root, "/obs", "/raw/var". HDF5
+  // object references (attributes read as the path of the object they point to) and anndata
+  // 0.7's category paths resolve against it.
+  [[nodiscard]] virtual std::string location() const = 0;
 
   // Children in the order the format lists them (HDF5: creation order when tracked, else name
   // order; Zarr: name order).
@@ -79,6 +108,10 @@ class Group {
   [[nodiscard]] Chunk read_all(const std::string& name) const;
   // Every string of a string array, row-major.
   [[nodiscard]] virtual std::vector<std::string> read_strings(const std::string& name) const = 0;
+  // One field of a 1-D compound array, whole (FormatError when it is not one, or has no such
+  // field). Numeric fields come as an (n, count) chunk, string fields as n strings.
+  [[nodiscard]] virtual FieldValues read_field(const std::string& name,
+                                               const std::string& field) const;
 
   // Creates an array (its data written later with write / write_blocks).
   virtual void create_array(const std::string& name, const ArrayMeta& meta,
@@ -91,6 +124,13 @@ class Group {
                             const std::vector<std::pair<Box, Chunk>>& blocks);
   virtual void write_strings(const std::string& name, const std::vector<std::string>& values,
                              const std::vector<index_t>& shape, const Compression& compression) = 0;
+  // A 1-D compound array of n records, created and written whole (small: uns rec-arrays). String
+  // fields are stored fixed-length, as anndata stores them (HDF5: bytes of UTF-8; zarr: U).
+  virtual void write_compound(const std::string& name, const std::vector<FieldValues>& fields,
+                              index_t n);
+  // A null array: HDF5 a dataset with a null dataspace (h5py.Empty), zarr a 0-d bool array with
+  // no chunk. anndata's `null` encoding (a None in uns) is one.
+  virtual void create_null(const std::string& name);
   // Makes everything written so far durable (HDF5: H5Fflush; Zarr: nothing buffered).
   virtual void flush() {}
 };
