@@ -133,7 +133,7 @@ TEST_P(AtomicWrite, AFailedWriteLeavesAnExistingTargetUntouched) {
   }
   ctx().comm().barrier("compared");
   const Outcome reread = attempt([&] {
-    const AnnData back = read(target, ctx(), ReadOptions{.lazy = false});
+    const AnnData back = read(target, ctx(), test::lazy_reading(false));
     if (back.uns().contains("changed")) throw Error("the target holds the failed write's content");
   });
   EXPECT_FALSE(reread.threw) << describe(reread);

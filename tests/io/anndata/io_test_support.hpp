@@ -44,6 +44,13 @@ inline bool limit_address_space(std::uint64_t bytes = std::uint64_t{2} << 30) {
 }
 
 // Made by make_bad_inputs.py (the io_bad_inputs ctest fixture).
+// Reading options with `lazy` set and everything else at its default.
+inline ReadOptions lazy_reading(bool lazy) {
+  ReadOptions options;
+  options.lazy = lazy;
+  return options;
+}
+
 inline std::filesystem::path fixtures() {
   return TESSERA_BAD_INPUT_DIR;
 }

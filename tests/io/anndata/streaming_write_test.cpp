@@ -98,7 +98,7 @@ TEST_P(StreamingWrite, DenseArraysTenTimesTheBandAreWrittenWithinTheBand) {
                 static_cast<std::int64_t>(stats.bytes_written), "bytes written")),
             total);
 
-  const AnnData back = read(out, ctx(), ReadOptions{.lazy = false});
+  const AnnData back = read(out, ctx(), test::lazy_reading(false));
   const Chunk got = back.X()->compute();
   const Chunk twice = back.layers()["twice"].compute();
   index_t wrong = 0;
@@ -140,7 +140,7 @@ TEST_P(StreamingWrite, SparseArraysAreWrittenWithinTheBandPlusTheChunksBeingAsse
   EXPECT_EQ(ctx().comm().all_reduce_sum(static_cast<std::int64_t>(stats.bytes_written), "bytes"),
             stored);
 
-  const AnnData back = read(out, ctx(), ReadOptions{.lazy = false});
+  const AnnData back = read(out, ctx(), test::lazy_reading(false));
   EXPECT_TRUE(identical(back.X()->compute(), x.compute()));
   EXPECT_TRUE(identical(back.obsm()["sparse32"].compute(), a.obsm()["sparse32"].compute()));
   const Json attrs = element_attributes(out, "", "X");
@@ -177,8 +177,8 @@ TEST_P(StreamingWrite, TheFileIsTheSameWhateverTheRankCount) {
     }
   }
   // Both formats: every array equal, bit for bit, to the single-process write's.
-  const AnnData back = read(out, ctx(), ReadOptions{.lazy = false});
-  const AnnData ref = read(alone, ctx(), ReadOptions{.lazy = false});
+  const AnnData back = read(out, ctx(), test::lazy_reading(false));
+  const AnnData ref = read(alone, ctx(), test::lazy_reading(false));
   EXPECT_TRUE(identical(back.X()->compute(), ref.X()->compute()));
   EXPECT_TRUE(identical(back.layers()["sparse"].compute(), ref.layers()["sparse"].compute()));
   EXPECT_TRUE(identical(back.obsp()["graph"].compute(), ref.obsp()["graph"].compute()));
@@ -201,13 +201,13 @@ TEST_P(StreamingWrite, TheTransposeOfACsrArrayIsWrittenAsCsc) {
 
   // Read back lazily and eagerly, and written again: still CSC, same values.
   for (const bool lazy : {true, false}) {
-    const AnnData back = read(out, ctx(), ReadOptions{.lazy = lazy});
+    const AnnData back = read(out, ctx(), test::lazy_reading(lazy));
     EXPECT_TRUE(identical(back.X()->compute(), csr.transpose().compute())) << lazy;
     const fs::path again =
         out.parent_path() / ("again" + std::to_string(lazy) + "." + GetParam().suffix);
     write(back, again, ctx(), options);
     EXPECT_EQ(element_attributes(again, "", "X").value("encoding-type", ""), "csc_matrix");
-    EXPECT_TRUE(identical(read(again, ctx(), ReadOptions{.lazy = false}).X()->compute(),
+    EXPECT_TRUE(identical(read(again, ctx(), test::lazy_reading(false)).X()->compute(),
                           csr.transpose().compute()));
   }
 }
