@@ -12,6 +12,7 @@
 #include <typeinfo>
 
 #include "tessera/core/error.hpp"
+#include "tessera/io/anndata_io.hpp"
 #include "tessera/distributed/context.hpp"
 
 #ifdef TESSERA_IO_TEST_MPI
