@@ -1,7 +1,9 @@
 #include "tessera/anndata/anndata.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <tuple>
 
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/context.hpp"
@@ -37,6 +39,14 @@ UnsValue copy_value(const UnsValue& v, bool copy_data) {
           return copy_data ? NdArray{x.data.deep_copy(), x.shape} : x;
         } else if constexpr (std::is_same_v<T, DataFrame>) {
           return copy_data ? x.deep_copy() : x;
+        } else if constexpr (std::is_same_v<T, RecArray>) {
+          RecArray out = x;
+          if (copy_data) {
+            for (RecField& f : out.fields) {
+              if (f.values) f.values = f.values->deep_copy();
+            }
+          }
+          return out;
         } else {
           return x;
         }
@@ -65,6 +75,24 @@ NdArray NdArray::scalar(const Chunk& one_by_one) {
 bool operator==(const NdArray& a, const NdArray& b) {
   return a.shape == b.shape && a.data.dtype() == b.data.dtype() &&
          a.data.layout() == b.data.layout() && array_equal(a.data, b.data);
+}
+
+bool operator==(const RecArray& a, const RecArray& b) {
+  if (a.length != b.length || a.fields.size() != b.fields.size()) return false;
+  for (std::size_t i = 0; i < a.fields.size(); ++i) {
+    const RecField& x = a.fields[i];
+    const RecField& y = b.fields[i];
+    if (x.name != y.name || x.values.has_value() != y.values.has_value() || x.strings != y.strings)
+      return false;
+    if (x.values && (x.values->dtype() != y.values->dtype() || !array_equal(*x.values, *y.values)))
+      return false;
+  }
+  return true;
+}
+
+bool operator==(const StoredElement& a, const StoredElement& b) {
+  return a.attributes == b.attributes && a.is_group == b.is_group && a.values == b.values &&
+         a.strings == b.strings && a.children == b.children && a.length == b.length;
 }
 
 UnsValue UnsValue::deep_copy() const {
@@ -101,7 +129,14 @@ bool operator==(const Uns& a, const Uns& b) {
 // ---- aligned arrays ----------------------------------------------------------------------------
 
 AlignedArrays::AlignedArrays(std::string name, index_t rows, index_t cols)
-    : arrays_(std::move(name)), rows_(rows), cols_(cols) {}
+    : arrays_(name), frames_(name), stored_(name), rows_(rows), cols_(cols) {}
+
+void AlignedArrays::place(const std::string& key) {
+  arrays_.erase(key);
+  frames_.erase(key);
+  stored_.erase(key);
+  if (std::find(order_.begin(), order_.end(), key) == order_.end()) order_.push_back(key);
+}
 
 void AlignedArrays::set(std::string key, Array value) {
   const Shape s = value.shape();
@@ -111,11 +146,46 @@ void AlignedArrays::set(std::string key, Array value) {
                      " must have shape " + shape_text(rows_, cols_) +
                      (cols_ < 0 ? " in their first dimension" : ""));
   }
+  place(key);
   arrays_.set(std::move(key), std::move(value));
 }
 
 void AlignedArrays::set(std::string key, const Chunk& value) {
   set(std::move(key), in_memory_array(value));
+}
+
+void AlignedArrays::set(std::string key, DataFrame frame) {
+  if (cols_ >= 0) {
+    throw ValueError(name() + "[" + python_repr(key) + "]: " + name() +
+                     " holds arrays only, not data frames");
+  }
+  if (rows_ >= 0 && frame.size() != rows_) {
+    throw ShapeError("Value passed for " + name() + "[" + python_repr(key) + "] has " +
+                     std::to_string(frame.size()) + " rows: data frames in " + name() +
+                     " must have " + std::to_string(rows_));
+  }
+  place(key);
+  frames_.set(std::move(key), std::move(frame));
+}
+
+void AlignedArrays::set(std::string key, StoredElement element) {
+  if (rows_ >= 0 && element.length >= 0 && element.length != rows_) {
+    throw ShapeError("Value passed for " + name() + "[" + python_repr(key) + "] has length " +
+                     std::to_string(element.length) + ": values of " + name() + " must have " +
+                     std::to_string(rows_));
+  }
+  place(key);
+  stored_.set(std::move(key), std::move(element));
+}
+
+bool AlignedArrays::has_key(std::string_view key) const {
+  return arrays_.contains(key) || frames_.contains(key) || stored_.contains(key);
+}
+
+bool AlignedArrays::erase(std::string_view key) {
+  const bool found = arrays_.erase(key) || frames_.erase(key) || stored_.erase(key);
+  if (found) order_.erase(std::find(order_.begin(), order_.end(), key));
+  return found;
 }
 
 // ---- axis indices ------------------------------------------------------------------------------
@@ -215,8 +285,15 @@ void AnnData::set_raw(Raw raw) {
     }
   }
   AlignedArrays varm("raw.varm", raw.var.size(), -1);
-  for (const auto& [k, v] : raw.varm)
-    varm.set(k, v);
+  for (const std::string& k : raw.varm.keys()) {
+    if (raw.varm.contains(k)) {
+      varm.set(k, raw.varm[k]);
+    } else if (raw.varm.frames().contains(k)) {
+      varm.set(k, raw.varm.frames().at(k));
+    } else {
+      varm.set(k, raw.varm.stored().at(k));
+    }
+  }
   raw.varm = std::move(varm);
   raw_ = std::move(raw);
 }
@@ -230,10 +307,36 @@ AnnData AnnData::operator()(const AxisIndex& obs, const AxisIndex& var) const {
   if (X_) v.X_ = (*X_)(r, c);
   for (const auto& [k, a] : layers_)
     v.layers_.set(k, a(r, c));
-  for (const auto& [k, a] : obsm_)
-    v.obsm_.set(k, a(r));
-  for (const auto& [k, a] : varm_)
-    v.varm_.set(k, a(c));
+  // obsm and varm keep their key order: arrays, frames and stored elements alike.
+  for (auto [src, dst, sel, positions, all] :
+       {std::tuple{&obsm_, &v.obsm_, &r, &rows, obs.is_all()},
+        std::tuple{&varm_, &v.varm_, &c, &cols, var.is_all()}}) {
+    for (const std::string& k : src->keys()) {
+      if (src->contains(k)) {
+        dst->set(k, (*src)[k](*sel));
+      } else if (src->frames().contains(k)) {
+        dst->set(k, src->frames().at(k).take(*positions));
+      } else if (all) {
+        dst->set(k, src->stored().at(k));
+      } else {
+        throw ValueError(src->name() + "[" + python_repr(k) + "] is kept as stored (" +
+                         src->stored().at(k).encoding +
+                         ") and cannot be subset by Tessera; drop it before taking a view");
+      }
+    }
+  }
+  for (auto [src, dst, all] : {std::tuple{&layers_, &v.layers_, obs.is_all() && var.is_all()},
+                               std::tuple{&obsp_, &v.obsp_, obs.is_all()},
+                               std::tuple{&varp_, &v.varp_, var.is_all()}}) {
+    for (const auto& [k, element] : src->stored()) {
+      if (!all) {
+        throw ValueError(src->name() + "[" + python_repr(k) + "] is kept as stored (" +
+                         element.encoding +
+                         ") and cannot be subset by Tessera; drop it before taking a view");
+      }
+      dst->set(k, element);
+    }
+  }
   for (const auto& [k, a] : obsp_)
     v.obsp_.set(k, a(r, r));
   for (const auto& [k, a] : varp_)
@@ -304,6 +407,10 @@ AnnData AnnData::materialize(
   if (copy) {
     out.obs_ = obs_.deep_copy();
     out.var_ = var_.deep_copy();
+    for (auto [src, dst] : {std::pair{&obsm_, &out.obsm_}, std::pair{&varm_, &out.varm_}}) {
+      for (const auto& [k, frame] : src->frames())
+        dst->set(k, frame.deep_copy());
+    }
   }
   out.is_view_ = false;
   return out;
@@ -330,10 +437,17 @@ AnnData AnnData::transpose() const {
   if (X_) t.X_ = X_->transpose();
   for (const auto& [k, a] : layers_)
     t.layers_.set(k, a.transpose());
-  for (const auto& [k, a] : varm_)
-    t.obsm_.set(k, a);
-  for (const auto& [k, a] : obsm_)
-    t.varm_.set(k, a);
+  for (auto [src, dst] : {std::pair{&varm_, &t.obsm_}, std::pair{&obsm_, &t.varm_}}) {
+    for (const std::string& k : src->keys()) {
+      if (src->contains(k)) {
+        dst->set(k, (*src)[k]);
+      } else if (src->frames().contains(k)) {
+        dst->set(k, src->frames().at(k));
+      } else {
+        dst->set(k, src->stored().at(k));
+      }
+    }
+  }
   for (const auto& [k, a] : varp_)
     t.obsp_.set(k, a);
   for (const auto& [k, a] : obsp_)

@@ -301,8 +301,16 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     out.set_X(stack(xs));
   }
   std::vector<std::vector<std::string>> layer_keys;
-  for (const auto& a : objects)
-    layer_keys.push_back(a.layers().keys());
+  for (const auto& a : objects) {
+    layer_keys.push_back(a.layers().array_keys());
+    for (const AlignedArrays* m : {&a.layers(), &a.obsm(), &a.obsp()}) {
+      if (!m->stored().empty()) {
+        const auto& [k, element] = *m->stored().begin();
+        throw ValueError("concat: " + m->name() + "[" + python_repr(k) + "] is kept as stored (" +
+                         element.encoding + ") and cannot be concatenated by Tessera");
+      }
+    }
+  }
   for (const auto& key : join_keys(layer_keys, o.join)) {
     std::vector<std::optional<Array>> layers;
     for (const auto& a : objects) {
@@ -315,7 +323,7 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   // padded to the most columns with the fill value.
   std::vector<std::vector<std::string>> obsm_keys;
   for (const auto& a : objects)
-    obsm_keys.push_back(a.obsm().keys());
+    obsm_keys.push_back(a.obsm().array_keys());
   for (const auto& key : join_keys(obsm_keys, o.join)) {
     index_t min_cols = -1, max_cols = 0;
     const Array* example = nullptr;
@@ -347,12 +355,42 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     }
     out.obsm().set(key, concatenate(parts, 0));
   }
+  // obsm data frames (pandas.concat): inner keeps the keys and columns every object has, outer
+  // all of them, missing values filled as pandas fills them.
+  std::vector<std::vector<std::string>> frame_keys;
+  for (const auto& a : objects)
+    frame_keys.push_back(a.obsm().frames().keys());
+  for (const auto& key : join_keys(frame_keys, o.join)) {
+    std::vector<std::vector<std::string>> columns;
+    for (const auto& a : objects) {
+      if (a.obsm().frames().contains(key)) columns.push_back(a.obsm().frames().at(key).columns().keys());
+    }
+    DataFrame frame(obs_names, "obsm");
+    for (const auto& column : join_keys(columns, o.join)) {
+      const Column* example = nullptr;
+      for (const auto& a : objects) {
+        if (a.obsm().frames().contains(key) && a.obsm().frames().at(key).contains(column))
+          example = &a.obsm().frames().at(key)[column];
+      }
+      std::vector<Column> parts;
+      for (const auto& a : objects) {
+        const bool has = a.obsm().frames().contains(key) && a.obsm().frames().at(key).contains(column);
+        parts.push_back(has ? a.obsm().frames().at(key)[column] : example->missing_like(a.n_obs()));
+      }
+      try {
+        frame.set(column, Column::concat(parts));
+      } catch (const ValueError& e) {
+        throw ValueError("concat: obsm['" + key + "'] column '" + column + "': " + e.what());
+      }
+    }
+    out.obsm().set(key, std::move(frame));
+  }
 
   // varm: merged by strategy from arrays reindexed (by rows) to the joined names.
   if (o.merge != MergeStrategy::none) {
     std::vector<std::vector<std::string>> varm_keys;
     for (const auto& a : objects)
-      varm_keys.push_back(a.varm().keys());
+      varm_keys.push_back(a.varm().array_keys());
     for (const auto& key : key_union(varm_keys)) {
       std::vector<std::optional<Array>> values;
       for (std::size_t n = 0; n < count; ++n) {
@@ -368,7 +406,7 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
     // varp: both axes reindexed, then merged the same way.
     std::vector<std::vector<std::string>> varp_keys;
     for (const auto& a : objects)
-      varp_keys.push_back(a.varp().keys());
+      varp_keys.push_back(a.varp().array_keys());
     for (const auto& key : key_union(varp_keys)) {
       std::vector<std::optional<Array>> values;
       for (std::size_t n = 0; n < count; ++n) {

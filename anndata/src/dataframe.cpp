@@ -114,6 +114,8 @@ std::string_view name(ColumnKind kind) {
       return "nullable integer";
     case ColumnKind::nullable_boolean:
       return "nullable bool";
+    case ColumnKind::nullable_string:
+      return "nullable string";
   }
   return "?";
 }
@@ -220,8 +222,27 @@ Column Column::nullable(const Chunk& values, std::vector<bool> mask) {
   return c;
 }
 
+Column Column::nullable_strings(std::vector<std::string> values, std::vector<bool> mask,
+                                std::string na_value) {
+  if (mask.size() != values.size()) {
+    throw ShapeError("nullable string column: mask has " + std::to_string(mask.size()) +
+                     " entries for " + std::to_string(values.size()) + " values");
+  }
+  Column c;
+  c.kind_ = ColumnKind::nullable_string;
+  c.strings_ = std::move(values);
+  c.mask_ = std::move(mask);
+  c.na_value_ = std::move(na_value);
+  c.values_ = Chunk();
+  return c;
+}
+
+bool Column::holds_strings() const {
+  return kind_ == ColumnKind::string || kind_ == ColumnKind::nullable_string;
+}
+
 index_t Column::size() const {
-  return kind_ == ColumnKind::string ? static_cast<index_t>(strings_.size()) : values_.rows();
+  return holds_strings() ? static_cast<index_t>(strings_.size()) : values_.rows();
 }
 
 const Column& Column::categories() const {
@@ -238,6 +259,7 @@ bool Column::is_missing(index_t i) const {
       return values_.value_at(i, 0) < 0;
     case ColumnKind::nullable_integer:
     case ColumnKind::nullable_boolean:
+    case ColumnKind::nullable_string:
       return mask_[i];
     default:
       return false;
@@ -248,6 +270,8 @@ std::string Column::text_at(index_t i) const {
   switch (kind_) {
     case ColumnKind::string:
       return strings_.at(i);
+    case ColumnKind::nullable_string:
+      return is_missing(i) ? "<NA>" : strings_.at(i);
     case ColumnKind::categorical: {
       const auto code = static_cast<index_t>(values_.value_at(i, 0));
       return code < 0 ? "nan" : categories_->text_at(code);
@@ -271,6 +295,7 @@ double Column::number_at(index_t i) const {
   if (is_missing(i)) return std::nan("");
   switch (kind_) {
     case ColumnKind::string:
+    case ColumnKind::nullable_string:
       throw ValueError("number_at of a string column");
     case ColumnKind::categorical:
       return categories_->number_at(static_cast<index_t>(values_.value_at(i, 0)));
@@ -281,12 +306,14 @@ double Column::number_at(index_t i) const {
 
 Column Column::take(std::span<const index_t> rows) const {
   Column c = *this;
-  if (kind_ == ColumnKind::string) {
+  if (holds_strings()) {
     c.strings_.clear();
     c.strings_.reserve(rows.size());
+    c.mask_.clear();
     for (index_t r : rows) {
       if (r < 0 || r >= size()) throw IndexError("row " + std::to_string(r) + " is out of range");
       c.strings_.push_back(strings_[r]);
+      if (!mask_.empty()) c.mask_.push_back(mask_[r]);
     }
     return c;
   }
@@ -319,6 +346,10 @@ Column Column::missing_like(index_t n) const {
                               std::vector<bool>(n, true));
     case ColumnKind::nullable_integer:
       return Column::nullable(Chunk::dense_filled(dtype(), {n, 1}, 0), std::vector<bool>(n, true));
+    case ColumnKind::nullable_string:
+      return Column::nullable_strings(std::vector<std::string>(static_cast<std::size_t>(n)),
+                                      std::vector<bool>(static_cast<std::size_t>(n), true),
+                                      na_value_);
     case ColumnKind::string:
     case ColumnKind::categorical: {
       Column cats = kind_ == ColumnKind::categorical ? *categories_ : Column::strings({});
@@ -331,9 +362,9 @@ Column Column::missing_like(index_t n) const {
 
 std::vector<bool> Column::operator==(std::string_view value) const {
   std::vector<bool> out(static_cast<std::size_t>(size()), false);
-  if (kind_ == ColumnKind::string) {
+  if (holds_strings()) {
     for (index_t i = 0; i < size(); ++i)
-      out[i] = strings_[i] == value;
+      out[i] = !is_missing(i) && strings_[i] == value;
   } else if (kind_ == ColumnKind::categorical && categories_->kind() == ColumnKind::string) {
     const auto& cats = categories_->string_values();
     const auto it = std::find(cats.begin(), cats.end(), value);
@@ -347,7 +378,7 @@ std::vector<bool> Column::operator==(std::string_view value) const {
 
 std::vector<bool> Column::operator==(double value) const {
   std::vector<bool> out(static_cast<std::size_t>(size()), false);
-  if (kind_ == ColumnKind::string) return out;
+  if (holds_strings()) return out;
   if (kind_ == ColumnKind::categorical && categories_->kind() == ColumnKind::string) return out;
   for (index_t i = 0; i < size(); ++i)
     out[i] = !is_missing(i) && number_at(i) == value;
@@ -356,7 +387,7 @@ std::vector<bool> Column::operator==(double value) const {
 
 Column Column::deep_copy() const {
   Column c = *this;
-  if (kind_ != ColumnKind::string) c.values_ = values_.deep_copy();
+  if (!holds_strings()) c.values_ = values_.deep_copy();
   if (categories_) c.categories_ = std::make_shared<const Column>(categories_->deep_copy());
   return c;
 }
@@ -364,6 +395,12 @@ Column Column::deep_copy() const {
 bool operator==(const Column& a, const Column& b) {
   if (a.kind_ != b.kind_ || a.size() != b.size() || a.ordered_ != b.ordered_ || a.mask_ != b.mask_)
     return false;
+  if (a.kind_ == ColumnKind::nullable_string) {
+    for (std::size_t i = 0; i < a.strings_.size(); ++i) {
+      if (!a.mask_[i] && a.strings_[i] != b.strings_[i]) return false;
+    }
+    return true;
+  }
   if (a.kind_ == ColumnKind::string) return a.strings_ == b.strings_;
   if (a.values_.dtype() != b.values_.dtype() || !array_equal(a.values_, b.values_)) return false;
   if (a.kind_ == ColumnKind::categorical) return *a.categories_ == *b.categories_;
@@ -385,6 +422,26 @@ Column Column::concat(const std::vector<Column>& parts) {
     for (const auto& p : parts)
       all.insert(all.end(), p.strings_.begin(), p.strings_.end());
     return Column::strings(std::move(all));
+  }
+  bool strings_only = true, any_nullable_string = false;
+  for (const auto& p : parts) {
+    strings_only = strings_only && p.holds_strings();
+    any_nullable_string = any_nullable_string || p.kind_ == ColumnKind::nullable_string;
+  }
+  if (strings_only && any_nullable_string) {
+    // pandas: string[python] joined with object strings stays a string dtype.
+    std::vector<std::string> all;
+    std::vector<bool> mask;
+    for (const auto& p : parts) {
+      all.insert(all.end(), p.strings_.begin(), p.strings_.end());
+      for (index_t i = 0; i < p.size(); ++i)
+        mask.push_back(p.is_missing(i));
+    }
+    std::string na;
+    for (const auto& p : parts) {
+      if (na.empty()) na = p.na_value_;
+    }
+    return Column::nullable_strings(std::move(all), std::move(mask), na);
   }
   if (texty) {
     // Categoricals (and strings) merge into one categorical: the categories themselves when all

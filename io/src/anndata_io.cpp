@@ -25,29 +25,6 @@ namespace {
 using detail::on_all;
 using detail::on_root;
 
-void set_group_encoding(Group& g, const char* type, const char* version) {
-  g.set_attribute("encoding-type", type);
-  g.set_attribute("encoding-version", version);
-}
-
-// The structure and small elements of an AnnData: root attributes, obs, var, uns, the mapping
-// groups, and raw's var. Big arrays are written separately (detail::MatrixPlan).
-void write_skeleton(Group& root, const AnnData& a) {
-  set_group_encoding(root, "anndata", "0.1.0");
-  detail::write_dataframe(root, "obs", a.obs());
-  detail::write_dataframe(root, "var", a.var());
-  for (const char* m : {"obsm", "varm", "obsp", "varp", "layers"}) {
-    set_group_encoding(*root.create_group(m), "dict", "0.1.0");
-  }
-  detail::write_uns(root, "uns", a.uns());
-  if (a.raw()) {
-    auto raw = root.create_group("raw");
-    set_group_encoding(*raw, "raw", "0.1.0");
-    detail::write_dataframe(*raw, "var", a.raw()->var);
-    set_group_encoding(*raw->create_group("varm"), "dict", "0.1.0");
-  }
-}
-
 std::string random_token() {
   std::random_device device;
   std::mt19937_64 gen(device() ^ static_cast<std::uint64_t>(
@@ -160,7 +137,7 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
       std::filesystem::remove_all(temp, ignored);
       std::unique_ptr<Group> root =
           format == Format::h5ad ? create_h5(temp.string()) : create_zarr(temp);
-      write_skeleton(*root, a);
+      detail::write_skeleton(*root, a);
       for (const detail::MatrixPlan& p : plans) {
         element = p.element();
         detail::create_matrix(*root, p, options);
@@ -210,13 +187,13 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
 void map_arrays(AnnData& a, const std::function<Array(const Array&)>& f) {
   if (a.X()) a.set_X(f(*a.X()));
   for (AlignedArrays* m : {&a.layers(), &a.obsm(), &a.varm(), &a.obsp(), &a.varp()}) {
-    for (const std::string& k : m->keys())
+    for (const std::string& k : m->array_keys())
       m->set(k, f((*m)[k]));
   }
   if (a.raw()) {
     Raw raw = *a.raw();
     if (raw.X) raw.X = f(*raw.X);
-    for (const std::string& k : raw.varm.keys())
+    for (const std::string& k : raw.varm.array_keys())
       raw.varm.set(k, f(raw.varm[k]));
     a.set_raw(std::move(raw));
   }
@@ -400,7 +377,7 @@ void write_anndata(Group& group, const AnnData& adata, const WriteOptions& optio
   // The streaming writer on this process alone: the same bands, the same files.
   Context local(Comm::serial());
   const std::vector<detail::MatrixPlan> plans = detail::plan_matrices(adata, local, options);
-  write_skeleton(group, adata);
+  detail::write_skeleton(group, adata);
   for (const detail::MatrixPlan& p : plans)
     detail::create_matrix(group, p, options);
   detail::StreamState state;
@@ -412,67 +389,7 @@ void write_anndata(Group& group, const AnnData& adata, const WriteOptions& optio
 }
 
 AnnData read_anndata(std::shared_ptr<const Group> root, const ReadOptions& options) {
-  const Json attrs = root->attributes();
-  if (attrs.contains("encoding-type")) {
-    const Json& type = attrs.at("encoding-type");
-    if (!type.is_string() || type.get<std::string>() != "anndata") {
-      throw FormatError(root->path() + ": encoding-type " + type.dump() +
-                        " is not an AnnData object");
-    }
-    const Json version = attrs.value("encoding-version", Json("0.1.0"));
-    if (!version.is_string() || version.get<std::string>() != "0.1.0") {
-      throw FormatError(root->path() + ": unsupported AnnData encoding-version " + version.dump());
-    }
-  }
-  for (const char* required : {"obs", "var"}) {
-    if (!root->has_group(required)) {
-      throw FormatError(root->path() + ": not an AnnData store (no '" + std::string(required) +
-                        "' group)");
-    }
-  }
-  AnnData a(detail::read_dataframe(*root, "obs"), detail::read_dataframe(*root, "var"));
-  // Shape errors from the model become format errors naming the element.
-  const auto place = [&](const std::string& element, const std::function<void()>& action) {
-    try {
-      action();
-    } catch (const ShapeError& e) {
-      throw FormatError(root->path() + (root->path().ends_with('/') ? "" : "/") + element + ": " +
-                        e.what());
-    }
-  };
-  if (root->has_array("X") || root->has_group("X")) {
-    place("X", [&] { a.set_X(detail::read_matrix(root, "X", options)); });
-  }
-  const std::pair<const char*, AlignedArrays*> maps[] = {{"layers", &a.layers()},
-                                                         {"obsm", &a.obsm()},
-                                                         {"varm", &a.varm()},
-                                                         {"obsp", &a.obsp()},
-                                                         {"varp", &a.varp()}};
-  for (const auto& [name, m] : maps) {
-    if (!root->has_group(name)) continue;
-    const std::shared_ptr<const Group> g = root->group(name);
-    for (const auto& key : g->children()) {
-      place(std::string(name) + "/" + key,
-            [&] { m->set(key, detail::read_matrix(g, key, options)); });
-    }
-  }
-  if (root->has_group("uns")) a.uns() = detail::read_mapping(*root->group("uns"), "uns");
-  if (root->has_group("raw")) {
-    const std::shared_ptr<const Group> rg = root->group("raw");
-    Raw raw;
-    raw.var = detail::read_dataframe(*rg, "var");
-    if (rg->has_array("X") || rg->has_group("X")) raw.X = detail::read_matrix(rg, "X", options);
-    AlignedArrays varm("raw.varm", raw.var.size(), -1);
-    if (rg->has_group("varm")) {
-      const std::shared_ptr<const Group> vg = rg->group("varm");
-      for (const auto& key : vg->children()) {
-        place("raw/varm/" + key, [&] { varm.set(key, detail::read_matrix(vg, key, options)); });
-      }
-    }
-    raw.varm = std::move(varm);
-    place("raw", [&] { a.set_raw(std::move(raw)); });
-  }
-  return a;
+  return detail::read_root(root, options);
 }
 
 void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx,

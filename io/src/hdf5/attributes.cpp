@@ -64,6 +64,32 @@ std::optional<Json> read_attribute(hid_t attribute, const std::string& where) {
   if (points < 0) fail(Fail::format, where, "reading its size");
   const auto count = static_cast<std::size_t>(points);
 
+  if (H5Tget_class(type.id()) == H5T_REFERENCE) {
+    // Object references (anndata 0.7's categories) read as the absolute path of the object each
+    // points to; other references have no JSON form.
+    if (check_tri(H5Tequal(type.id(), H5T_STD_REF_OBJ), Fail::format, where, "H5Tequal") <= 0)
+      return std::nullopt;
+    std::vector<hobj_ref_t> refs(count);
+    if (count == 0) return Json::array();
+    check(H5Aread(attribute, H5T_STD_REF_OBJ, refs.data()), Fail::format, where,
+          "reading object references");
+    std::vector<std::string> paths;
+    for (hobj_ref_t& ref : refs) {
+      const ssize_t length = H5Rget_name(attribute, H5R_OBJECT, &ref, nullptr, 0);
+      if (length <= 0) {
+        clear_errors();
+        throw FormatError(where + ": an object reference that points to no object");
+      }
+      std::string path(static_cast<std::size_t>(length) + 1, '\0');
+      if (H5Rget_name(attribute, H5R_OBJECT, &ref, path.data(), path.size()) < 0) {
+        clear_errors();
+        throw FormatError(where + ": an object reference that points to no object");
+      }
+      path.resize(static_cast<std::size_t>(length));
+      paths.push_back(std::move(path));
+    }
+    return to_json(paths, scalar);
+  }
   ElementType element;
   try {
     element = classify(type.id(), where);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -189,6 +190,56 @@ Chunk as_stored(const Chunk& data, DType dtype, const Box& box, const std::strin
   return data.dtype() == dtype ? data : data.astype(dtype);
 }
 
+// One member of a compound type: its element type and how many values (array members).
+struct Member {
+  TypeId type;  // the element type (the base of an array member)
+  index_t count = 1;
+};
+
+Member member_of(hid_t compound, unsigned i, const std::string& at) {
+  Member m;
+  m.type = TypeId(check_id(H5Tget_member_type(compound, i), Fail::format, at,
+                           "reading a compound member's type"));
+  if (H5Tget_class(m.type.id()) == H5T_ARRAY) {
+    const int rank = H5Tget_array_ndims(m.type.id());
+    if (rank < 1 || rank > 1) fail(Fail::format, at, "reading an array member (one dimension)");
+    hsize_t dims[1] = {0};
+    if (H5Tget_array_dims2(m.type.id(), dims) < 0) fail(Fail::format, at, "H5Tget_array_dims2");
+    if (dims[0] < 1 || dims[0] > (hsize_t{1} << 20))
+      throw FormatError(at + ": an array member of " + std::to_string(dims[0]) + " values");
+    m.count = static_cast<index_t>(dims[0]);
+    m.type = TypeId(check_id(H5Tget_super(m.type.id()), Fail::format, at, "H5Tget_super"));
+  }
+  return m;
+}
+
+std::string member_name(hid_t compound, unsigned i, const std::string& at) {
+  char* raw = H5Tget_member_name(compound, i);
+  if (raw == nullptr) fail(Fail::format, at, "reading a compound member's name");
+  std::string name(raw);
+  H5free_memory(raw);
+  return name;
+}
+
+std::vector<Field> compound_fields(hid_t type, const std::string& at) {
+  const int n = H5Tget_nmembers(type);
+  if (n <= 0) throw FormatError(at + ": a compound type without members");
+  std::vector<Field> fields;
+  for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
+    Field f;
+    f.name = member_name(type, i, at);
+    const Member m = member_of(type, i, at);
+    const std::string what = at + " field '" + f.name + "'";
+    const ElementType element = classify(m.type.id(), what);  // nested compounds: FormatError
+    if (!element.is_string) f.dtype = element.dtype;
+    f.count = m.count;
+    if (element.is_string && m.count != 1)
+      throw FormatError(what + ": arrays of strings in a compound field are not supported");
+    fields.push_back(std::move(f));
+  }
+  return fields;
+}
+
 }  // namespace
 
 Hdf5Group::Hdf5Group(std::shared_ptr<FileState> file, std::string name)
@@ -362,8 +413,16 @@ ArrayMeta Hdf5Group::array_meta(const std::string& name) const {
   check_rank(meta.shape.size(), at);
   {
     const TypeId type(check_id(H5Dget_type(dataset.id()), Fail::format, at, "H5Dget_type"));
-    const ElementType element = classify(type.id(), at);
-    if (!element.is_string) meta.dtype = element.dtype;
+    if (H5Tget_class(type.id()) == H5T_COMPOUND) {
+      meta.fields = compound_fields(type.id(), at);
+      if (meta.shape.size() != 1)
+        throw FormatError(at + ": a compound array must be one-dimensional");
+    } else {
+      const ElementType element = classify(type.id(), at);
+      if (!element.is_string) meta.dtype = element.dtype;
+      meta.fixed_bytes = element.is_string && !element.variable_length &&
+                         H5Tget_cset(type.id()) == H5T_CSET_ASCII;
+    }
   }
   const PropListId dcpl(
       check_id(H5Dget_create_plist(dataset.id()), Fail::format, at, "H5Dget_create_plist"));
@@ -431,7 +490,184 @@ std::vector<std::string> Hdf5Group::read_strings(const std::string& name) const 
   return read_string_values(Holder::dataset, dataset.id(), type.id(), space.id(), at);
 }
 
+FieldValues Hdf5Group::read_field(const std::string& name, const std::string& field) const {
+  const auto guard = lock();
+  const std::string h5path = child(name);
+  const std::string at = where(h5path);
+  const DatasetId dataset = open_dataset(h5path);
+  const TypeId type(check_id(H5Dget_type(dataset.id()), Fail::format, at, "H5Dget_type"));
+  if (H5Tget_class(type.id()) != H5T_COMPOUND)
+    throw FormatError(at + ": is not a compound array; no field '" + field + "'");
+  const SpaceId space(check_id(H5Dget_space(dataset.id()), Fail::format, at, "H5Dget_space"));
+  const std::vector<hsize_t> dims = dims_of(space.id(), at);
+  if (dims.size() != 1) throw FormatError(at + ": a compound array must be one-dimensional");
+  const auto n = static_cast<index_t>(dims[0]);
+  const int index = H5Tget_member_index(type.id(), field.c_str());
+  if (index < 0) {
+    clear_errors();
+    throw FormatError(at + ": no field '" + field + "'");
+  }
+  const std::string what = at + " field '" + field + "'";
+  const Member m = member_of(type.id(), static_cast<unsigned>(index), at);
+  const ElementType element = classify(m.type.id(), what);
+  FieldValues out;
+  out.name = field;
+  // A memory compound of the one member, by name: HDF5 converts and picks it out of each record.
+  const auto read_member = [&](hid_t member_memory, std::size_t bytes, void* buffer) {
+    const TypeId memory(check_id(H5Tcreate(H5T_COMPOUND, bytes), Fail::io, what, "H5Tcreate"));
+    check(H5Tinsert(memory.id(), field.c_str(), 0, member_memory), Fail::io, what, "H5Tinsert");
+    check(H5Dread(dataset.id(), memory.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer), Fail::format,
+          what, "reading (H5Dread)");
+  };
+  if (n == 0) {
+    if (!element.is_string) out.values = Chunk::dense(element.dtype, Shape{0, m.count});
+    return out;
+  }
+  if (element.is_string) {
+    if (element.variable_length) {
+      TypeId memory = utf8_string_type();
+      std::vector<char*> pointers(static_cast<std::size_t>(n), nullptr);
+      read_member(memory.id(), sizeof(char*), pointers.data());
+      for (char*& p : pointers) {
+        out.strings.emplace_back(p == nullptr ? "" : p);
+        H5free_memory(p);
+        p = nullptr;
+      }
+      return out;
+    }
+    const std::size_t size = H5Tget_size(m.type.id());
+    const TypeId memory(check_id(H5Tcopy(m.type.id()), Fail::format, what, "H5Tcopy"));
+    std::vector<char> raw(static_cast<std::size_t>(n) * size);
+    read_member(memory.id(), size, raw.data());
+    for (index_t i = 0; i < n; ++i) {
+      const char* begin = raw.data() + static_cast<std::size_t>(i) * size;
+      const void* nul = std::memchr(begin, '\0', size);
+      std::size_t length =
+          nul != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nul) - begin) : size;
+      if (H5Tget_strpad(m.type.id()) == H5T_STR_SPACEPAD) {
+        while (length > 0 && begin[length - 1] == ' ')
+          --length;
+      }
+      out.strings.emplace_back(begin, length);
+    }
+    return out;
+  }
+  const std::size_t item = itemsize(element.buffer_dtype);
+  Chunk buffer = Chunk::dense(element.buffer_dtype, Shape{n, m.count});
+  if (m.count == 1) {
+    read_member(element.memory.id(), item, const_cast<std::byte*>(buffer.raw_row(0)));
+  } else {
+    const hsize_t count[1] = {static_cast<hsize_t>(m.count)};
+    const TypeId array(check_id(H5Tarray_create2(element.memory.id(), 1, count), Fail::io, what,
+                                "H5Tarray_create2"));
+    read_member(array.id(), item * static_cast<std::size_t>(m.count),
+                const_cast<std::byte*>(buffer.raw_row(0)));
+  }
+  if (!element.to_bool) {
+    out.values = buffer.dtype() == element.dtype ? buffer : buffer.astype(element.dtype);
+    return out;
+  }
+  Chunk flags = Chunk::dense(DType::boolean, Shape{n, m.count});
+  dispatch(element.buffer_dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_integral_v<T>) {
+      const T* src = buffer.row<T>(0);
+      bool* dst = flags.mutable_row<bool>(0);
+      for (index_t i = 0; i < n * m.count; ++i)
+        dst[i] = src[i] != 0;
+    }
+  });
+  out.values = std::move(flags);
+  return out;
+}
+
 // ---- writing ----------------------------------------------------------------------------------
+
+void Hdf5Group::write_compound(const std::string& name, const std::vector<FieldValues>& fields,
+                               index_t n) {
+  const auto guard = lock();
+  const std::string h5path = child(name);
+  const std::string at = where(h5path);
+  require_writable(h5path);
+  if (file_->parallel()) throw IoError(at + ": compound arrays are written into serial files");
+  if (fields.empty()) throw ValueError(at + ": a compound array needs at least one field");
+  // The file type, packed: numbers in little-endian standard types (bools as h5py's enum),
+  // strings variable-length UTF-8, as anndata 0.8 writes rec-arrays (_to_hdf5_vlen_strings).
+  std::vector<TypeId> types;
+  std::vector<std::size_t> offsets;
+  std::size_t record = 0;
+  for (const FieldValues& f : fields) {
+    if (f.values) {
+      if (f.values->rows() != n || f.values->is_sparse())
+        throw ShapeError(at + ": field '" + f.name + "' does not hold " + std::to_string(n) +
+                         " records");
+      TypeId base = file_type(f.values->dtype());
+      if (f.values->cols() != 1) {
+        const hsize_t count[1] = {static_cast<hsize_t>(f.values->cols())};
+        base = TypeId(check_id(H5Tarray_create2(base.id(), 1, count), Fail::io, at,
+                               "H5Tarray_create2"));
+      }
+      types.push_back(std::move(base));
+    } else {
+      if (static_cast<index_t>(f.strings.size()) != n)
+        throw ShapeError(at + ": field '" + f.name + "' does not hold " + std::to_string(n) +
+                         " strings");
+      for (const std::string& text : f.strings) {
+        if (text.find('\0') != std::string::npos)
+          throw ValueError(at + ": field '" + f.name + "' holds a NUL byte");
+      }
+      types.push_back(utf8_string_type());
+    }
+    offsets.push_back(record);
+    record += H5Tget_size(types.back().id());
+  }
+  const TypeId compound(check_id(H5Tcreate(H5T_COMPOUND, record), Fail::io, at, "H5Tcreate"));
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    check(H5Tinsert(compound.id(), fields[i].name.c_str(), offsets[i], types[i].id()), Fail::io,
+          at, "H5Tinsert");
+  }
+  std::vector<std::byte> raw(static_cast<std::size_t>(n) * record, std::byte{0});
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    for (index_t r = 0; r < n; ++r) {
+      std::byte* dst = raw.data() + static_cast<std::size_t>(r) * record + offsets[i];
+      if (fields[i].values) {
+        // Little-endian x86: the native bytes are the standard type's (bools are 0/1 bytes).
+        const Chunk& v = *fields[i].values;
+        const std::size_t item = itemsize(v.dtype());
+        for (index_t c = 0; c < v.cols(); ++c)
+          std::memcpy(dst + static_cast<std::size_t>(c) * item,
+                      v.raw_row(r) + static_cast<std::size_t>(c) * item, item);
+      } else {
+        const char* text = fields[i].strings[static_cast<std::size_t>(r)].c_str();
+        std::memcpy(dst, static_cast<const void*>(&text), sizeof text);
+      }
+    }
+  }
+  require_absent(h5path);
+  const SpaceId space = simple_space({static_cast<hsize_t>(n)}, at);
+  const LinkCreate lcpl(at);
+  const DatasetId dataset(check_id(H5Dcreate2(file_->id(), h5path.c_str(), compound.id(),
+                                              space.id(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
+                                   Fail::io, at, "creating the array (H5Dcreate2)"));
+  if (n == 0) return;
+  check(H5Dwrite(dataset.id(), compound.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), Fail::io,
+        at, "writing records (H5Dwrite)");
+}
+
+void Hdf5Group::create_null(const std::string& name) {
+  const auto guard = lock();
+  const std::string h5path = child(name);
+  const std::string at = where(h5path);
+  require_writable(h5path);
+  require_absent(h5path);
+  // h5py.Empty("f"): a float32 dataset with a null dataspace, as anndata 0.12 writes None.
+  const SpaceId space(check_id(H5Screate(H5S_NULL), Fail::io, at, "H5Screate(NULL)"));
+  const TypeId type = file_type(DType::float32);
+  const LinkCreate lcpl(at);
+  const DatasetId dataset(check_id(H5Dcreate2(file_->id(), h5path.c_str(), type.id(), space.id(),
+                                              lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
+                                   Fail::io, at, "creating the null array (H5Dcreate2)"));
+}
 
 void Hdf5Group::create_array(const std::string& name, const ArrayMeta& meta,
                              const Compression& compression) {

@@ -46,6 +46,11 @@ class Hdf5Group final : public Group {
   [[nodiscard]] ArrayMeta array_meta(const std::string& name) const override;
   [[nodiscard]] Chunk read(const std::string& name, const Box& box) const override;
   [[nodiscard]] std::vector<std::string> read_strings(const std::string& name) const override;
+  [[nodiscard]] FieldValues read_field(const std::string& name,
+                                       const std::string& field) const override;
+  void write_compound(const std::string& name, const std::vector<FieldValues>& fields,
+                      index_t n) override;
+  void create_null(const std::string& name) override;
 
   void create_array(const std::string& name, const ArrayMeta& meta,
                     const Compression& compression) override;

@@ -103,9 +103,53 @@ std::string base64_decode(const std::string& text, bool* ok) {
 // ZarrDType
 
 ZarrDType ZarrDType::parse(const Json& text) {
+  if (text.is_array()) {
+    // numpy's structured dtype: [[name, type], [name, type, [shape]], ...]. Fields are flat:
+    // numbers or fixed-width strings, at most 1-D sub-arrays.
+    ZarrDType t;
+    t.kind = ZarrKind::structured;
+    if (text.empty()) throw FormatError("unsupported dtype []: a structured dtype without fields");
+    if (text.size() > 4096) throw FormatError("unsupported dtype: more than 4096 fields");
+    for (const Json& f : text) {
+      if (!f.is_array() || f.size() < 2 || f.size() > 3 || !f[0].is_string()) {
+        throw FormatError("unsupported dtype " + text.dump() +
+                          ": each field must be [name, type] or [name, type, shape]");
+      }
+      ZarrField field;
+      field.name = f[0].get<std::string>();
+      for (const ZarrField& other : t.fields) {
+        if (other.name == field.name)
+          throw FormatError("unsupported dtype: field '" + field.name + "' appears twice");
+      }
+      const ZarrDType inner = ZarrDType::parse(f[1]);
+      if (inner.kind == ZarrKind::object || inner.kind == ZarrKind::structured) {
+        throw FormatError("unsupported dtype: field '" + field.name + "' of type " +
+                          f[1].dump() + " (fields must be numbers or fixed-width strings)");
+      }
+      field.kind = inner.kind;
+      field.dtype = inner.dtype;
+      field.big_endian = inner.big_endian;
+      field.itemsize = inner.itemsize;
+      if (f.size() == 3) {
+        const Json& shape = f[2];
+        if (!shape.is_array() || shape.size() > 1 ||
+            (shape.size() == 1 && (!shape[0].is_number_integer() || shape[0].get<std::int64_t>() < 1 ||
+                                   shape[0].get<std::int64_t>() > (std::int64_t{1} << 20)))) {
+          throw FormatError("unsupported dtype: field '" + field.name + "' has sub-array shape " +
+                            shape.dump() + " (at most one dimension, 1 to 2^20)");
+        }
+        if (shape.size() == 1) field.count = shape[0].get<std::int64_t>();
+      }
+      field.offset = t.itemsize;
+      t.itemsize += field.itemsize * static_cast<std::size_t>(field.count);
+      if (t.itemsize > (std::size_t{1} << 30)) throw FormatError("unsupported dtype: records too large");
+      t.fields.push_back(std::move(field));
+    }
+    return t;
+  }
   if (!text.is_string()) {
     throw FormatError("unsupported dtype " + text.dump() +
-                      " (structured dtypes are not supported; expected a string such as \"<f8\")");
+                      " (expected a string such as \"<f8\" or a list of fields)");
   }
   const std::string s = text.get<std::string>();
   auto unsupported = [&](const std::string& why) -> FormatError {
@@ -161,8 +205,26 @@ ZarrDType ZarrDType::little_endian(DType dtype) {
   return t;
 }
 
+Json ZarrDType::json() const {
+  if (kind != ZarrKind::structured) return str();
+  Json list = Json::array();
+  for (const ZarrField& f : fields) {
+    ZarrDType one;
+    one.kind = f.kind;
+    one.dtype = f.dtype;
+    one.big_endian = f.big_endian;
+    one.itemsize = f.itemsize;
+    Json entry = Json::array({f.name, one.str()});
+    if (f.count != 1) entry.push_back(Json::array({f.count}));
+    list.push_back(std::move(entry));
+  }
+  return list;
+}
+
 std::string ZarrDType::str() const {
   switch (kind) {
+    case ZarrKind::structured:
+      return "|V" + std::to_string(itemsize);
     case ZarrKind::object:
       return "|O";
     case ZarrKind::fixed_unicode:
@@ -276,7 +338,7 @@ Json ZarrArraySpec::to_json() const {
   doc["zarr_format"] = 2;
   doc["shape"] = shape;
   doc["chunks"] = chunks;
-  doc["dtype"] = dtype.str();
+  doc["dtype"] = dtype.json();
   doc["compressor"] = compressor;
   doc["filters"] = filters;
   doc["fill_value"] = fill_value;

@@ -236,6 +236,23 @@ std::string utf32_to_utf8(const std::byte* p, std::size_t units, bool big_endian
   return out;
 }
 
+// UTF-8 text as code points (numpy's U strings); ValueError naming `where` if not UTF-8.
+std::u32string utf8_to_utf32(const std::string& text, const std::string& where) {
+  if (!detail::is_valid_utf8(text))
+    throw ValueError("zarr: " + where + ": a string is not valid UTF-8");
+  std::u32string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const int extra = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    std::uint32_t cp = extra == 0 ? c : extra == 1 ? c & 0x1FU : extra == 2 ? c & 0x0FU : c & 0x07U;
+    for (int k = 1; k <= extra; ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]) & 0x3FU);
+    out.push_back(static_cast<char32_t>(cp));
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON files. Python's json writes NaN, Infinity and -Infinity for non-finite floats (zarr-python
 // attributes), which strict JSON parsers refuse: they are read as those doubles and written back
@@ -483,12 +500,158 @@ class ZarrGroup final : public Group {
     meta.shape = spec.shape;
     meta.chunks = spec.chunks;
     if (spec.dtype.kind == ZarrKind::numeric) meta.dtype = spec.dtype.dtype;
+    for (const detail::ZarrField& f : spec.dtype.fields) {
+      meta.fields.push_back(
+          Field{f.name,
+                f.kind == ZarrKind::numeric ? std::optional<DType>(f.dtype) : std::nullopt,
+                f.count});
+    }
     return meta;
+  }
+
+  FieldValues read_field(const std::string& name, const std::string& field) const override {
+    const ZarrArraySpec spec = load_spec(name);
+    const std::string where = element_path(name);
+    if (spec.dtype.kind != ZarrKind::structured || spec.shape.size() != 1) {
+      throw FormatError("zarr: " + where + " is not a one-dimensional structured array (dtype " +
+                        spec.dtype.json().dump() + ")");
+    }
+    const detail::ZarrField* f = nullptr;
+    for (const detail::ZarrField& candidate : spec.dtype.fields) {
+      if (candidate.name == field) f = &candidate;
+    }
+    if (f == nullptr) throw FormatError("zarr: " + where + ": no field '" + field + "'");
+    const index_t n = spec.shape[0];
+    const index_t per_chunk = spec.chunks[0];
+    const std::size_t record = spec.dtype.itemsize;
+    const Pipeline pipeline = make_pipeline(spec, where);
+    FieldValues out;
+    out.name = field;
+    const bool numeric = f->kind == ZarrKind::numeric;
+    if (numeric) out.values = Chunk::dense(f->dtype, Shape{n, f->count});
+    std::vector<std::byte> raw;
+    for (index_t c = 0; c * per_chunk < n; ++c) {
+      const std::string ckey = spec.chunk_key(0, c);
+      raw.assign(static_cast<std::size_t>(per_chunk) * record, std::byte{0});
+      if (auto data = store_->get(key(name, ckey))) decode_chunk(spec, pipeline, *data, raw, where, ckey);
+      const index_t end = std::min(n, (c + 1) * per_chunk);
+      for (index_t r = c * per_chunk; r < end; ++r) {
+        const std::byte* p = raw.data() + static_cast<std::size_t>(r - c * per_chunk) * record +
+                             f->offset;
+        if (numeric) {
+          auto* dst = const_cast<std::byte*>(out.values->raw_row(r));
+          const std::size_t bytes = f->itemsize * static_cast<std::size_t>(f->count);
+          std::memcpy(dst, p, bytes);
+          if (f->big_endian) byteswap_all(std::span<std::byte>(dst, bytes), f->itemsize);
+          if (f->dtype == DType::boolean) {
+            for (std::size_t b = 0; b < bytes; ++b)
+              dst[b] = dst[b] == std::byte{0} ? std::byte{0} : std::byte{1};
+          }
+        } else if (f->kind == ZarrKind::fixed_unicode) {
+          try {
+            out.strings.push_back(utf32_to_utf8(p, f->itemsize / 4, f->big_endian));
+          } catch (const FormatError& e) {
+            throw FormatError("zarr: " + where + ": field '" + field + "', record " +
+                              std::to_string(r) + ": " + e.what());
+          }
+        } else {
+          std::string text(reinterpret_cast<const char*>(p), f->itemsize);
+          while (!text.empty() && text.back() == '\0')
+            text.pop_back();
+          out.strings.push_back(std::move(text));
+        }
+      }
+    }
+    return out;
+  }
+
+  void write_compound(const std::string& name, const std::vector<FieldValues>& fields,
+                      index_t n) override {
+    check_name(name, true);
+    require_writable("write compound array '" + name + "'");
+    const std::string where = element_path(name);
+    ZarrArraySpec spec;
+    spec.shape = {n};
+    spec.chunks = {std::max<index_t>(n, 1)};
+    spec.dtype.kind = ZarrKind::structured;
+    std::vector<std::vector<std::u32string>> texts(fields.size());
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const FieldValues& v = fields[i];
+      detail::ZarrField f;
+      f.name = v.name;
+      if (v.values) {
+        if (v.values->rows() != n || v.values->is_sparse())
+          throw ShapeError("zarr: " + where + ": field '" + v.name + "' has " +
+                           std::to_string(v.values->rows()) + " rows for " + std::to_string(n) +
+                           " records");
+        f.dtype = v.values->dtype();
+        f.itemsize = itemsize(f.dtype);
+        f.count = v.values->cols();
+      } else {
+        if (static_cast<index_t>(v.strings.size()) != n)
+          throw ShapeError("zarr: " + where + ": field '" + v.name + "' has " +
+                           std::to_string(v.strings.size()) + " strings for " +
+                           std::to_string(n) + " records");
+        f.kind = ZarrKind::fixed_unicode;
+        std::size_t longest = 1;
+        for (const std::string& text : v.strings) {
+          texts[i].push_back(utf8_to_utf32(text, where));
+          longest = std::max(longest, texts[i].back().size());
+        }
+        f.itemsize = 4 * longest;
+      }
+      f.offset = spec.dtype.itemsize;
+      spec.dtype.itemsize += f.itemsize * static_cast<std::size_t>(f.count);
+      spec.dtype.fields.push_back(std::move(f));
+    }
+    spec.fill_value = nullptr;
+    spec.compressor = nullptr;
+    replace_array(name, spec);
+    if (n == 0) return;
+    std::vector<std::byte> raw(static_cast<std::size_t>(n) * spec.dtype.itemsize, std::byte{0});
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const detail::ZarrField& f = spec.dtype.fields[i];
+      for (index_t r = 0; r < n; ++r) {
+        std::byte* dst = raw.data() + static_cast<std::size_t>(r) * spec.dtype.itemsize + f.offset;
+        if (fields[i].values) {
+          const Chunk& values = *fields[i].values;
+          for (index_t c = 0; c < f.count; ++c)
+            std::memcpy(dst + static_cast<std::size_t>(c) * f.itemsize, values.raw_row(r) +
+                            static_cast<std::size_t>(c) * f.itemsize, f.itemsize);
+        } else {
+          const std::u32string& text = texts[i][static_cast<std::size_t>(r)];
+          for (std::size_t k = 0; k < text.size(); ++k) {
+            const auto cp = static_cast<std::uint32_t>(text[k]);
+            const unsigned char le[4] = {static_cast<unsigned char>(cp & 0xFFU),
+                                         static_cast<unsigned char>((cp >> 8) & 0xFFU),
+                                         static_cast<unsigned char>((cp >> 16) & 0xFFU),
+                                         static_cast<unsigned char>(cp >> 24)};
+            std::memcpy(dst + 4 * k, le, 4);
+          }
+        }
+      }
+    }
+    store_->set(key(name, spec.chunk_key(0, 0)), raw);
+  }
+
+  void create_null(const std::string& name) override {
+    // anndata 0.12: a 0-d bool array and no chunk.
+    check_name(name, true);
+    require_writable("create null '" + name + "'");
+    ZarrArraySpec spec;
+    spec.dtype = detail::ZarrDType::little_endian(DType::boolean);
+    spec.fill_value = false;
+    spec.compressor = nullptr;
+    replace_array(name, spec);
   }
 
   Chunk read(const std::string& name, const Box& box) const override {
     const ZarrArraySpec spec = load_spec(name);
     const std::string where = element_path(name);
+    if (spec.dtype.kind == ZarrKind::structured) {
+      throw FormatError("zarr: " + where + " is a structured array (dtype " +
+                        spec.dtype.json().dump() + "); read it field by field");
+    }
     if (spec.dtype.kind != ZarrKind::numeric) {
       throw FormatError("zarr: " + where + " is a string array (dtype '" + spec.dtype.str() +
                         "'); read it with read_strings");
@@ -562,9 +725,9 @@ class ZarrGroup final : public Group {
   std::vector<std::string> read_strings(const std::string& name) const override {
     const ZarrArraySpec spec = load_spec(name);
     const std::string where = element_path(name);
-    if (spec.dtype.kind == ZarrKind::numeric) {
-      throw FormatError("zarr: " + where + " is a numeric array (dtype '" + spec.dtype.str() +
-                        "'), not strings");
+    if (!spec.dtype.is_string()) {
+      throw FormatError("zarr: " + where + " is not an array of strings (dtype " +
+                        spec.dtype.json().dump() + ")");
     }
     const Dims shape = dims_of(spec.shape);
     const Dims chunk = dims_of(spec.chunks);

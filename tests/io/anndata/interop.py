@@ -505,7 +505,10 @@ def compare_mapping(a, b, where, out):
     if ka != kb:
         out.append(f"{where}: keys missing {sorted(ka - kb)}, extra {sorted(kb - ka)}")
     for k in sorted(ka & kb):
-        compare_matrix(a[k], b[k], f"{where}[{k!r}]", out)
+        if isinstance(a[k], pd.DataFrame):  # data frames in obsm/varm (anndata >= 0.7)
+            compare_frame(a[k], b[k], f"{where}[{k!r}]", out)
+        else:
+            compare_matrix(a[k], b[k], f"{where}[{k!r}]", out)
 
 
 def compare_anndata(a, b):

@@ -22,6 +22,9 @@ class Context;
 
 // A mapping of arrays aligned to the parent's axes (obsm, varm, layers, obsp, varp). The
 // required extents are fixed by the parent; set() checks them and names slot and key on error.
+// obsm and varm may also hold data frames (one row per observation / variable), and any slot
+// elements kept as stored (awkward arrays); keys() lists every kind in insertion order, while
+// iteration, operator[] and contains() are about the arrays.
 class AlignedArrays {
  public:
   // rows/cols: the required extents (-1: any).
@@ -30,19 +33,31 @@ class AlignedArrays {
   [[nodiscard]] const std::string& name() const { return arrays_.name(); }
   void set(std::string key, Array value);
   void set(std::string key, const Chunk& value);  // in memory
+  void set(std::string key, DataFrame frame);     // rows must equal the required rows
+  void set(std::string key, StoredElement element);
   [[nodiscard]] const Array& operator[](std::string_view key) const { return arrays_.at(key); }
   [[nodiscard]] bool contains(std::string_view key) const { return arrays_.contains(key); }
-  bool erase(std::string_view key) { return arrays_.erase(key); }
-  [[nodiscard]] std::vector<std::string> keys() const { return arrays_.keys(); }
-  [[nodiscard]] std::size_t size() const { return arrays_.size(); }
-  [[nodiscard]] bool empty() const { return arrays_.empty(); }
+  [[nodiscard]] bool has_key(std::string_view key) const;
+  bool erase(std::string_view key);
+  // Every key, arrays, frames and stored elements alike, in insertion order.
+  [[nodiscard]] std::vector<std::string> keys() const { return order_; }
+  [[nodiscard]] std::vector<std::string> array_keys() const { return arrays_.keys(); }
+  [[nodiscard]] std::size_t size() const { return order_.size(); }
+  [[nodiscard]] bool empty() const { return order_.empty(); }
   [[nodiscard]] auto begin() const { return arrays_.begin(); }
   [[nodiscard]] auto end() const { return arrays_.end(); }
+  [[nodiscard]] const OrderedMap<DataFrame>& frames() const { return frames_; }
+  [[nodiscard]] const OrderedMap<StoredElement>& stored() const { return stored_; }
   [[nodiscard]] index_t required_rows() const { return rows_; }
   [[nodiscard]] index_t required_cols() const { return cols_; }
 
  private:
+  void place(const std::string& key);
+
   OrderedMap<Array> arrays_;
+  OrderedMap<DataFrame> frames_;
+  OrderedMap<StoredElement> stored_;
+  std::vector<std::string> order_;
   index_t rows_;
   index_t cols_;
 };

@@ -21,7 +21,8 @@ enum class ColumnKind : std::uint8_t {
   string,
   categorical,
   nullable_integer,
-  nullable_boolean
+  nullable_boolean,
+  nullable_string  // pandas' StringDtype: strings + mask (anndata's nullable-string-array)
 };
 
 std::string_view name(ColumnKind kind);
@@ -48,8 +49,14 @@ class Column {
   static Column categorical_from_codes(const Chunk& codes, Column categories, bool ordered);
   // Nullable integer (values of an integer dtype) or bool, with mask (true = missing).
   static Column nullable(const Chunk& values, std::vector<bool> mask);
+  // Nullable strings (mask true = missing; the value there is ignored). `na_value` is how the
+  // file spells missing ("NA" for pd.NA, "NaN" for np.nan, empty when it did not say).
+  static Column nullable_strings(std::vector<std::string> values, std::vector<bool> mask,
+                                 std::string na_value = {});
 
   [[nodiscard]] ColumnKind kind() const { return kind_; }
+  // String or nullable string: the values are string_values().
+  [[nodiscard]] bool holds_strings() const;
   [[nodiscard]] index_t size() const;
   // dtype of the values (numeric, bool, nullable) or of the codes (categorical); string: none.
   [[nodiscard]] DType dtype() const { return values_.dtype(); }
@@ -58,6 +65,7 @@ class Column {
   [[nodiscard]] const Column& categories() const;
   [[nodiscard]] bool ordered() const { return ordered_; }
   [[nodiscard]] const std::vector<bool>& mask() const { return mask_; }
+  [[nodiscard]] const std::string& na_value() const { return na_value_; }
 
   [[nodiscard]] bool is_missing(index_t i) const;
   // Element i as text (the category for categoricals; numbers as Python prints them).
@@ -90,6 +98,7 @@ class Column {
   std::vector<bool> mask_;
   std::shared_ptr<const Column> categories_;
   bool ordered_ = false;
+  std::string na_value_;
 };
 
 class DataFrame {

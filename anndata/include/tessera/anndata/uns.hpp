@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -41,13 +42,46 @@ struct StringArray {
   friend bool operator==(const StringArray&, const StringArray&) = default;
 };
 
+// A numpy record (structured) array, as scanpy keeps rank_genes_groups/names: named fields of
+// `length` records, numbers (an (length, count) chunk) or strings.
+struct RecField {
+  std::string name;
+  std::optional<Chunk> values;       // numeric fields
+  std::vector<std::string> strings;  // string fields (when values is empty)
+};
+struct RecArray {
+  index_t length = 0;
+  std::vector<RecField> fields;
+  friend bool operator==(const RecArray& a, const RecArray& b);
+};
+
+// Python's None in uns (anndata's `null` encoding).
+struct Null {
+  friend bool operator==(const Null&, const Null&) = default;
+};
+
+// An element kept exactly as the file stored it and written back unchanged, without being
+// understood (awkward arrays): a group of children, or an array of numbers or strings, each with
+// its attributes (a JSON object, as text).
+struct StoredElement {
+  std::string attributes = "{}";
+  bool is_group = false;
+  std::optional<NdArray> values;      // a numeric array
+  std::optional<StringArray> strings;  // a string array
+  std::vector<std::pair<std::string, StoredElement>> children;  // a group, in stored order
+  index_t length = -1;  // records along the axis it is aligned to, when the element says
+  std::string encoding;  // "awkward-array 0.1.0": what it is, for messages and listings
+  friend bool operator==(const StoredElement& a, const StoredElement& b);
+};
+
 class UnsValue;
 using Uns = OrderedMap<UnsValue>;
 
 class UnsValue {
  public:
   using Mapping = std::shared_ptr<Uns>;
-  using Variant = std::variant<std::string, NdArray, StringArray, DataFrame, Mapping>;
+  using Variant = std::variant<std::string, NdArray, StringArray, DataFrame, Mapping, RecArray,
+                               Null, StoredElement>;
 
   UnsValue() : value_(std::string()) {}
   UnsValue(std::string text) : value_(std::move(text)) {}    // NOLINT: implicit, as Python values
@@ -56,6 +90,9 @@ class UnsValue {
   UnsValue(StringArray array) : value_(std::move(array)) {}  // NOLINT
   UnsValue(DataFrame frame) : value_(std::move(frame)) {}    // NOLINT
   UnsValue(Uns mapping) : value_(std::make_shared<Uns>(std::move(mapping))) {}  // NOLINT
+  UnsValue(RecArray records) : value_(std::move(records)) {}                    // NOLINT
+  UnsValue(Null none) : value_(none) {}                                         // NOLINT
+  UnsValue(StoredElement element) : value_(std::move(element)) {}               // NOLINT
 
   [[nodiscard]] const Variant& get() const { return value_; }
   template <typename T>

@@ -64,6 +64,10 @@ struct ArrayMeta {
   std::optional<DType> dtype;   // nullopt: UTF-8 strings, or a compound array (fields)
   std::vector<index_t> chunks;  // chunk shape (same rank as shape); empty: one chunk/contiguous
   std::vector<Field> fields;    // compound arrays only (1-D)
+  // Strings stored as fixed-length bytes not marked UTF-8 (HDF5 ASCII strings, which h5py reads
+  // as numpy bytes): anndata before 0.7 wrote its strings so, and reads a 1-element one back as a
+  // scalar.
+  bool fixed_bytes = false;
   [[nodiscard]] bool is_string() const { return !dtype.has_value() && fields.empty(); }
   [[nodiscard]] bool is_compound() const { return !fields.empty(); }
   [[nodiscard]] index_t size() const;  // number of elements
@@ -125,7 +129,7 @@ class Group {
   virtual void write_strings(const std::string& name, const std::vector<std::string>& values,
                              const std::vector<index_t>& shape, const Compression& compression) = 0;
   // A 1-D compound array of n records, created and written whole (small: uns rec-arrays). String
-  // fields are stored fixed-length, as anndata stores them (HDF5: bytes of UTF-8; zarr: U).
+  // fields are stored as anndata 0.8 stores them: HDF5 variable-length UTF-8, zarr fixed U.
   virtual void write_compound(const std::string& name, const std::vector<FieldValues>& fields,
                               index_t n);
   // A null array: HDF5 a dataset with a null dataspace (h5py.Empty), zarr a 0-d bool array with

@@ -19,6 +19,19 @@ enum class ZarrKind : std::uint8_t {
   object,         // "|O": strings through an object codec (vlen-utf8 / vlen-bytes) in filters[0]
   fixed_unicode,  // "<U5": UTF-32 code units, NUL-padded
   fixed_bytes,    // "|S5": bytes, NUL-padded
+  structured,     // [["index", "|S16"], ["x", "<f4", [50]]]: records of named fields
+};
+
+// One field of a structured dtype: a numeric or fixed-width string type, `count` of them (a
+// sub-array field), at `offset` bytes into the record.
+struct ZarrField {
+  std::string name;
+  ZarrKind kind = ZarrKind::numeric;  // numeric, fixed_unicode or fixed_bytes
+  DType dtype = DType::float64;       // numeric only
+  bool big_endian = false;
+  std::size_t itemsize = 0;  // bytes of one element
+  index_t count = 1;
+  std::size_t offset = 0;
 };
 
 struct ZarrDType {
@@ -26,12 +39,18 @@ struct ZarrDType {
   DType dtype = DType::float64;  // numeric only
   bool big_endian = false;       // numeric and fixed_unicode
   std::size_t itemsize = 0;      // bytes per element in a decoded chunk (0 for object)
+  std::vector<ZarrField> fields;  // structured only
 
-  // Parses a numpy dtype string; FormatError naming it when Tessera cannot hold it.
+  // Parses a numpy dtype string, or a structured dtype's list of [name, type(, shape)]; a
+  // FormatError naming it when Tessera cannot hold it.
   static ZarrDType parse(const Json& text);
   static ZarrDType little_endian(DType dtype);
   [[nodiscard]] std::string str() const;  // numpy's dtype.str: "<f8", "|b1", "|O", "<U5"
-  [[nodiscard]] bool is_string() const { return kind != ZarrKind::numeric; }
+  [[nodiscard]] Json json() const;        // as .zarray holds it: str(), or the list of fields
+  [[nodiscard]] bool is_string() const {
+    return kind == ZarrKind::object || kind == ZarrKind::fixed_unicode ||
+           kind == ZarrKind::fixed_bytes;
+  }
 };
 
 struct ZarrArraySpec {
