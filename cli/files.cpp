@@ -25,11 +25,29 @@ std::string describe(const AnnData& a) {
                                                                {"varm", &a.varm()},
                                                                {"obsp", &a.obsp()},
                                                                {"varp", &a.varp()}};
+  // Data frames and elements kept as stored have no chunk table: one line each says what they are.
+  const auto others = [&](const std::string& name, const AlignedArrays& m) {
+    for (const auto& [k, frame] : m.frames()) {
+      out << "\n" << name << "[" << python_repr(k) << "]\n    data frame: " << frame.size()
+          << " rows, columns:";
+      for (const auto& column : frame.columns().keys())
+        out << " " << python_repr(column);
+      out << "\n";
+    }
+    for (const auto& [k, element] : m.stored()) {
+      out << "\n" << name << "[" << python_repr(k) << "]\n    " << element.encoding
+          << ", kept as stored and written back unchanged";
+      if (element.length >= 0) out << " (length " << element.length << ")";
+      out << "\n";
+    }
+  };
   for (const auto& [name, m] : maps) {
     for (const auto& [k, v] : *m)
       table(std::string(name) + "[" + python_repr(k) + "]", v);
+    others(name, *m);
   }
   if (a.raw() && a.raw()->X) table("raw.X", *a.raw()->X);
+  if (a.raw()) others("raw.varm", a.raw()->varm);
   return out.str();
 }
 

@@ -222,6 +222,15 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
 
   // obs: the tables joined, plus the label column.
   DataFrame obs(obs_names, "obs");
+  // pandas keeps an index's name when every part has the same one.
+  const auto common_name = [&](const auto& frame_of) {
+    const std::string& first = frame_of(objects.front()).index_name();
+    for (const auto& a : objects) {
+      if (frame_of(a).index_name() != first) return std::string();
+    }
+    return first;
+  };
+  obs.set_index_name(common_name([](const AnnData& a) -> const DataFrame& { return a.obs(); }));
   std::vector<std::vector<std::string>> column_lists;
   for (const auto& a : objects)
     column_lists.push_back(a.obs().columns().keys());
@@ -245,6 +254,7 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
 
   // var: merged by strategy from the tables reindexed to the joined names.
   DataFrame var(var_names, "var");
+  var.set_index_name(common_name([](const AnnData& a) -> const DataFrame& { return a.var(); }));
   std::vector<std::vector<std::string>> var_columns;
   for (const auto& a : objects)
     var_columns.push_back(a.var().columns().keys());

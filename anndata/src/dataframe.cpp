@@ -466,7 +466,44 @@ Column Column::concat(const std::vector<Column>& parts) {
     return Column::categorical(values, std::move(cats), same && ordered);
   }
   if (all_same_kind && parts[0].kind_ == ColumnKind::categorical) {
-    throw ValueError("concat of categorical columns with non-string categories is not supported");
+    // Numeric categories: the categories themselves when all parts share them, else their sorted
+    // union (as pandas' union of categoricals), in the promoted dtype.
+    bool same = true, ordered = true, numeric = true;
+    DType dtype = parts[0].categories_->dtype();
+    for (const auto& p : parts) {
+      numeric = numeric && p.categories_->kind() == ColumnKind::numeric;
+      same = same && *p.categories_ == *parts[0].categories_;
+      ordered = ordered && p.ordered_;
+      if (numeric) dtype = promote(dtype, p.categories_->dtype());
+    }
+    if (!numeric) throw ValueError("cannot join categorical columns of these categories");
+    std::vector<double> cats;
+    if (same) {
+      for (index_t i = 0; i < parts[0].categories_->size(); ++i)
+        cats.push_back(parts[0].categories_->number_at(i));
+    } else {
+      std::set<double> all;
+      for (const auto& p : parts) {
+        for (index_t i = 0; i < p.categories_->size(); ++i)
+          all.insert(p.categories_->number_at(i));
+      }
+      cats.assign(all.begin(), all.end());
+    }
+    std::map<double, std::int64_t> code_of;
+    for (std::size_t i = 0; i < cats.size(); ++i)
+      code_of.emplace(cats[i], static_cast<std::int64_t>(i));
+    std::vector<std::int64_t> codes;
+    for (const auto& p : parts) {
+      for (index_t i = 0; i < p.size(); ++i)
+        codes.push_back(p.is_missing(i) ? -1 : code_of.at(p.number_at(i)));
+    }
+    const Column categories =
+        same ? *parts[0].categories_
+             : Column::values(Chunk::from_values<double>({static_cast<index_t>(cats.size()), 1},
+                                                         cats)
+                                  .astype(dtype));
+    return categorical_from_codes(codes_chunk(codes, categories.size()), categories,
+                                  same && ordered);
   }
   const auto numeric_like = [](ColumnKind k) {
     return k == ColumnKind::numeric || k == ColumnKind::boolean;

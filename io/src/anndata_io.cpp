@@ -282,6 +282,7 @@ ProbeResult probe_h5ad(const std::filesystem::path& path, const ReadOptions& opt
     try {
       ReadOptions lazy = options;
       lazy.lazy = true;
+      lazy.warn = nullptr;  // the real reading warns
       (void)read_anndata(std::shared_ptr<const Group>(open_h5(path.string(), false)), lazy);
     } catch (const FormatError& e) {
       report = std::string("FormatError\n") + e.what();

@@ -289,6 +289,10 @@ DataFrame read_compound_frame(const Group& parent, const std::string& name) {
     if (!v.values) return Column::strings(std::move(v.strings));
     return Column::values(*v.values);
   };
+  if (fields.front().dtype)
+    bad(parent, name, "the first field ('" + fields.front().name +
+                          "') is the index and must hold strings, not " +
+                          std::string(tessera::name(*fields.front().dtype)));
   const Column index_column = read(fields.front());
   std::vector<std::string> index;
   for (index_t i = 0; i < index_column.size(); ++i)

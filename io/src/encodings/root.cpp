@@ -91,14 +91,27 @@ void clean_uns(AnnData& a, const Group& root) {
     } else {
       continue;
     }
+    // The reference guesses the axis by which column's codes fit; a file where an integer column
+    // of that name exists but no codes fit is damaged (the reference would keep the bare codes
+    // and the stray categories): say so.
+    std::string misfit;
+    bool placed = false;
     for (DataFrame* frame : {&a.obs(), &a.var()}) {
       if (!frame->contains(column)) continue;
       const Column& codes = (*frame)[column];
       if (codes.kind() != ColumnKind::numeric || !is_integer(codes.dtype())) continue;
       bool fits = true;
-      for (index_t i = 0; i < codes.size() && fits; ++i)
-        fits = codes.values().value_at(i, 0) < static_cast<double>(categories.size());
+      for (index_t i = 0; i < codes.size() && fits; ++i) {
+        const double code = codes.values().value_at(i, 0);
+        fits = code >= -1 && code < static_cast<double>(categories.size());
+        if (!fits && misfit.empty()) {
+          misfit = frame->name() + "/" + column + ": code " + std::to_string(static_cast<index_t>(code)) +
+                   " at row " + std::to_string(i) + " is outside the " +
+                   std::to_string(categories.size()) + " categories in uns/" + key;
+        }
+      }
       if (!fits) continue;
+      placed = true;
       try {
         const DType wide = is_signed_int(codes.dtype()) ? codes.dtype() : DType::int64;
         frame->set(column, Column::categorical_from_codes(codes.values().astype(wide),
@@ -109,6 +122,7 @@ void clean_uns(AnnData& a, const Group& root) {
       }
       if (moved.empty() || moved.back() != key) moved.push_back(key);
     }
+    if (!placed && !misfit.empty()) throw FormatError(root.path() + ": " + misfit);
   }
   for (const std::string& key : moved)
     a.uns().erase(key);
