@@ -91,6 +91,67 @@ std::string DirectoryStore::describe(std::string_view key) const {
   return key.empty() ? root_.string() : (root_ / std::string(key)).string();
 }
 
+std::optional<std::uint64_t> KeyValueStore::size_of(std::string_view key) const {
+  const std::optional<Bytes> value = get(key);
+  if (!value) return std::nullopt;
+  return value->size();
+}
+
+std::optional<Bytes> KeyValueStore::get_range(std::string_view key, std::uint64_t offset,
+                                              std::uint64_t length) const {
+  std::optional<Bytes> value = get(key);
+  if (!value) return std::nullopt;
+  if (offset > value->size() || length > value->size() - offset) {
+    throw FormatError("zarr store: " + describe(key) + ": bytes " + std::to_string(offset) + "+" +
+                      std::to_string(length) + " lie outside its " +
+                      std::to_string(value->size()) + " bytes");
+  }
+  return Bytes(value->begin() + static_cast<std::ptrdiff_t>(offset),
+               value->begin() + static_cast<std::ptrdiff_t>(offset + length));
+}
+
+std::optional<std::uint64_t> DirectoryStore::size_of(std::string_view key) const {
+  check_store_key(key);
+  struct stat st {};
+  if (::stat(file_of(key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::optional<Bytes> DirectoryStore::get_range(std::string_view key, std::uint64_t offset,
+                                               std::uint64_t length) const {
+  check_store_key(key);
+  const std::filesystem::path file = file_of(key);
+  const Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw IoError("zarr store: cannot open " + file.string() + ": " + errno_text(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    throw IoError("zarr store: cannot stat " + file.string() + ": " + errno_text(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (offset > size || length > size - offset) {
+    throw FormatError("zarr store: " + file.string() + ": bytes " + std::to_string(offset) + "+" +
+                      std::to_string(length) + " lie outside its " + std::to_string(size) +
+                      " bytes");
+  }
+  Bytes out(static_cast<std::size_t>(length));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd.get(), out.data() + done, out.size() - done,
+                              static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw IoError("zarr store: cannot read " + file.string() + ": " + errno_text(errno));
+    }
+    if (n == 0) throw FormatError("zarr store: " + file.string() + " shrank while being read");
+    done += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
 std::optional<Bytes> DirectoryStore::get(std::string_view key) const {
   check_store_key(key);
   const std::filesystem::path file = file_of(key);

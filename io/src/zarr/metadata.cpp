@@ -444,13 +444,15 @@ std::string ZarrArraySpec::fill_string() const {
 }
 
 std::string ZarrArraySpec::chunk_key(index_t chunk_row, index_t chunk_col) const {
+  const std::string prefix = default_keys ? std::string("c") : std::string();
+  const std::string sep = default_keys ? std::string(1, separator) : std::string();
   switch (shape.size()) {
     case 0:
-      return "0";
+      return default_keys ? "c" : "0";
     case 1:
-      return std::to_string(chunk_col);
+      return prefix + sep + std::to_string(chunk_col);
     default:
-      return std::to_string(chunk_row) + separator + std::to_string(chunk_col);
+      return prefix + sep + std::to_string(chunk_row) + separator + std::to_string(chunk_col);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -403,15 +404,42 @@ class BufferPool {
   std::vector<std::vector<std::byte>> free_;
 };
 
+// Zarr v3 node documents (zarr.json) of one store, by key, read once: from the root's
+// consolidated metadata when it has some, else from each node's own file. An array's own file,
+// when there is one, wins over its consolidated copy (consolidated metadata may be stale).
+class NodeCache {
+ public:
+  struct Entry {
+    std::optional<Json> doc;
+    bool own = false;  // read from the node's own file (not consolidated)
+  };
+  std::optional<Entry> find(const std::string& key) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = nodes_.find(key);
+    if (it == nodes_.end()) return std::nullopt;
+    return it->second;
+  }
+  void put(const std::string& key, Entry entry) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    nodes_[key] = std::move(entry);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> nodes_;
+};
+
 class ZarrGroup final : public Group {
  public:
   ZarrGroup(std::shared_ptr<KeyValueStore> store, std::string label, std::string prefix,
-            bool writable, std::shared_ptr<BufferPool> buffers = std::make_shared<BufferPool>())
+            bool writable, std::shared_ptr<BufferPool> buffers = std::make_shared<BufferPool>(),
+            std::shared_ptr<NodeCache> v3 = nullptr)
       : store_(std::move(store)),
         label_(std::move(label)),
         prefix_(std::move(prefix)),
         writable_(writable),
-        buffers_(std::move(buffers)) {}
+        buffers_(std::move(buffers)),
+        v3_(std::move(v3)) {}
 
   std::string path() const override { return label_ + ":/" + prefix_; }
   std::string location() const override {
@@ -425,7 +453,8 @@ class ZarrGroup final : public Group {
     std::vector<std::string> out;
     for (const std::string& name : store_->list(prefix_)) {
       if (!valid_name(name)) continue;
-      if (store_->contains(key(name, ".zgroup")) || store_->contains(key(name, ".zarray"))) {
+      if (v3_ ? node(name).has_value()
+              : store_->contains(key(name, ".zgroup")) || store_->contains(key(name, ".zarray"))) {
         out.push_back(name);
       }
     }
@@ -434,20 +463,23 @@ class ZarrGroup final : public Group {
 
   bool has_group(const std::string& name) const override {
     check_name(name, false);
+    if (v3_) return node_type(name) == "group";
     return store_->contains(key(name, ".zgroup"));
   }
 
   bool has_array(const std::string& name) const override {
     check_name(name, false);
+    if (v3_) return node_type(name) == "array";
     return store_->contains(key(name, ".zarray"));
   }
 
   std::unique_ptr<Group> group(const std::string& name) const override {
     if (!has_group(name)) {
       throw FormatError("zarr: no group '" + name + "' in " + path() +
-                        (store_->contains(key(name, ".zarray")) ? " (it is an array)" : ""));
+                        (has_array(name) ? " (it is an array)" : ""));
     }
-    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_);
+    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_,
+                                       v3_);
   }
 
   std::unique_ptr<Group> create_group(const std::string& name) override {
@@ -469,6 +501,17 @@ class ZarrGroup final : public Group {
       if (!has_array(array) && !has_group(array)) {
         throw FormatError("zarr: no array '" + array + "' in " + path());
       }
+    }
+    if (v3_) {
+      const std::optional<Json> doc = array.empty() ? own_node() : node(array);
+      if (!doc || !doc->contains("attributes")) return Json::object();
+      const Json& attrs = doc->at("attributes");
+      if (!attrs.is_object()) {
+        throw FormatError("zarr: " + store_->describe(array.empty() ? key("zarr.json")
+                                                                     : key(array, "zarr.json")) +
+                          ": \"attributes\" must be a JSON object");
+      }
+      return attrs;
     }
     const std::string k = array.empty() ? key(".zattrs") : key(array, ".zattrs");
     std::optional<Json> doc = read_json(k);
@@ -533,7 +576,7 @@ class ZarrGroup final : public Group {
     for (index_t c = 0; c * per_chunk < n; ++c) {
       const std::string ckey = spec.chunk_key(0, c);
       raw.assign(static_cast<std::size_t>(per_chunk) * record, std::byte{0});
-      if (auto data = store_->get(key(name, ckey))) decode_chunk(spec, pipeline, *data, raw, where, ckey);
+      if (auto data = fetch(spec, name, 0, c)) decode_chunk(spec, pipeline, *data, raw, where, ckey);
       const index_t end = std::min(n, (c + 1) * per_chunk);
       for (index_t r = c * per_chunk; r < end; ++r) {
         const std::byte* p = raw.data() + static_cast<std::size_t>(r - c * per_chunk) * record +
@@ -678,7 +721,7 @@ class ZarrGroup final : public Group {
     // A box inside one stored chunk is a view of the decoded chunk: no copy.
     if (cr0 == cr1 && cc0 == cc1) {
       const std::string ckey = spec.chunk_key(cr0, cc0);
-      if (auto data = store_->get(key(name, ckey))) {
+      if (auto data = fetch(spec, name, cr0, cc0)) {
         auto buffer = allocate_chunk(chunk_bytes, where);
         decode_chunk(spec, pipeline, *data, {buffer->data(), chunk_bytes}, where, ckey);
         const index_t offset =
@@ -700,7 +743,7 @@ class ZarrGroup final : public Group {
         const index_t c0 = std::max(start.cols, cc * chunk.cols);
         const index_t c1 = std::min(start.cols + count.cols, chunk_end(cc, chunk.cols, shape.cols));
         const std::string ckey = spec.chunk_key(cr, cc);
-        const std::optional<Bytes> data = store_->get(key(name, ckey));
+        const std::optional<Bytes> data = fetch(spec, name, cr, cc);
         if (!data) {
           for (index_t r = r0; r < r1; ++r) {
             auto* dst =
@@ -745,7 +788,7 @@ class ZarrGroup final : public Group {
         std::vector<std::optional<std::vector<std::string>>> row_chunks;
         for (index_t cc = 0; cc < ceil_div(shape.cols, chunk.cols); ++cc) {
           const std::string ckey = spec.chunk_key(cr, cc);
-          const std::optional<Bytes> data = store_->get(key(name, ckey));
+          const std::optional<Bytes> data = fetch(spec, name, cr, cc);
           if (data) {
             row_chunks.emplace_back(decode_string_chunk(spec, pipeline, *data, n, where, ckey));
           } else {
@@ -926,7 +969,7 @@ class ZarrGroup final : public Group {
 
   static bool valid_name(const std::string& name) {
     if (name.empty() || name == "." || name == ".." || name == ".zarray" || name == ".zgroup" ||
-        name == ".zattrs" || name == ".zmetadata") {
+        name == ".zattrs" || name == ".zmetadata" || name == "zarr.json") {
       return false;
     }
     return name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
@@ -957,6 +1000,92 @@ class ZarrGroup final : public Group {
 
   void require_writable(const std::string& what) const {
     if (!writable_) throw IoError("zarr: cannot " + what + " in " + path() + ": opened read-only");
+  }
+
+  // ---- Zarr v3 nodes
+
+  // The zarr.json of child `name` (nullopt: no such node). `own`: the node's own file, when it
+  // has one, rather than a consolidated copy.
+  std::optional<Json> node(const std::string& name, bool own = false) const {
+    return node_at(key(name, "zarr.json"), own);
+  }
+  std::optional<Json> own_node() const { return node_at(key("zarr.json"), false); }
+
+  std::optional<Json> node_at(const std::string& k, bool own) const {
+    if (auto hit = v3_->find(k); hit && (!own || hit->own || !hit->doc)) return hit->doc;
+    if (auto hit = v3_->find(k); hit && own) {
+      std::optional<Json> mine = read_json(k);
+      if (mine) check_node(*mine, k);
+      NodeCache::Entry entry{mine ? mine : hit->doc, mine.has_value()};
+      v3_->put(k, entry);
+      return entry.doc;
+    }
+    std::optional<Json> doc = read_json(k);
+    if (doc) check_node(*doc, k);
+    v3_->put(k, NodeCache::Entry{doc, true});
+    return doc;
+  }
+
+  void check_node(const Json& doc, const std::string& k) const {
+    if (!doc.is_object() || doc.value("zarr_format", Json()) != 3 ||
+        (doc.value("node_type", Json()) != "group" && doc.value("node_type", Json()) != "array")) {
+      throw FormatError("zarr: " + store_->describe(k) +
+                        ": not a Zarr v3 node (needs zarr_format 3 and node_type group or array)");
+    }
+  }
+
+  std::string node_type(const std::string& name) const {
+    const std::optional<Json> doc = node(name);
+    return doc ? doc->at("node_type").get<std::string>() : std::string();
+  }
+
+  // The stored bytes of chunk (cr, cc), nullopt when it is missing (it reads as the fill value).
+  // Sharded arrays: the shard's index, then only this inner chunk, by byte range.
+  std::optional<Bytes> fetch(const ZarrArraySpec& spec, const std::string& name, index_t cr,
+                             index_t cc) const {
+    if (spec.shard.empty()) return store_->get(key(name, spec.chunk_key(cr, cc)));
+    const Dims inner = dims_of(spec.chunks);
+    const Dims outer = dims_of(spec.shard);
+    const index_t per_rows = outer.rows / inner.rows, per_cols = outer.cols / inner.cols;
+    const std::string skey = key(name, spec.chunk_key(cr / per_rows, cc / per_cols));
+    const std::optional<std::uint64_t> size = store_->size_of(skey);
+    if (!size) return std::nullopt;  // a missing shard: every inner chunk is fill
+    const auto entries = static_cast<std::uint64_t>(per_rows * per_cols);
+    const std::uint64_t index_bytes = 16 * entries + (spec.index_checksum ? 4 : 0);
+    const std::string where = store_->describe(skey);
+    if (*size < index_bytes) {
+      throw FormatError("zarr: " + where + ": a shard of " + std::to_string(*size) +
+                        " bytes cannot hold its index of " + std::to_string(index_bytes));
+    }
+    const std::uint64_t index_at = spec.index_at_end ? *size - index_bytes : 0;
+    const Bytes index = *store_->get_range(skey, index_at, index_bytes);
+    if (spec.index_checksum) {
+      const auto body = std::span<const std::byte>(index).first(index_bytes - 4);
+      std::uint32_t stored = 0;
+      for (int k = 0; k < 4; ++k)
+        stored |= std::to_integer<std::uint32_t>(index[index_bytes - 4 + static_cast<std::size_t>(k)])
+                  << (8 * k);
+      if (stored != detail::crc32c(body))
+        throw FormatError("zarr: " + where + ": the shard index fails its crc32c check");
+    }
+    const auto entry = static_cast<std::size_t>((cr % per_rows) * per_cols + cc % per_cols);
+    const auto u64 = [&](std::size_t at) {
+      std::uint64_t v = 0;
+      for (int k = 0; k < 8; ++k)
+        v |= std::to_integer<std::uint64_t>(index[at + static_cast<std::size_t>(k)]) << (8 * k);
+      return v;
+    };
+    const std::uint64_t offset = u64(16 * entry), nbytes = u64(16 * entry + 8);
+    constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+    if (offset == kEmpty && nbytes == kEmpty) return std::nullopt;
+    const std::uint64_t data_begin = spec.index_at_end ? 0 : index_bytes;
+    const std::uint64_t data_end = spec.index_at_end ? index_at : *size;
+    if (offset < data_begin || offset > data_end || nbytes > data_end - offset) {
+      throw FormatError("zarr: " + where + ": the shard index points inner chunk " +
+                        std::to_string(entry) + " at bytes " + std::to_string(offset) + "+" +
+                        std::to_string(nbytes) + ", outside the shard's data");
+    }
+    return store_->get_range(skey, offset, nbytes);
   }
 
   // ---- JSON
@@ -990,6 +1119,15 @@ class ZarrGroup final : public Group {
 
   ZarrArraySpec load_spec(const std::string& name) const {
     check_name(name, false);
+    if (v3_) {
+      const std::string k = key(name, "zarr.json");
+      std::optional<Json> doc = node(name, /*own=*/true);
+      if (!doc || doc->value("node_type", Json()) != "array") {
+        throw FormatError("zarr: no array '" + name + "' in " + path() +
+                          (doc ? " (it is a group)" : ""));
+      }
+      return ZarrArraySpec::parse_v3(*doc, "zarr: " + store_->describe(k));
+    }
     const std::string k = key(name, ".zarray");
     std::optional<Json> doc = read_json(k);
     if (!doc) {
@@ -1183,12 +1321,81 @@ class ZarrGroup final : public Group {
   std::string prefix_;
   bool writable_;
   std::shared_ptr<BufferPool> buffers_;
+  std::shared_ptr<NodeCache> v3_;  // set for Zarr v3 stores
 };
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Factories
+
+namespace {
+
+Json parse_document(const Bytes& bytes, const std::string& where) {
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  Json doc = Json::parse(text, nullptr, false);
+  if (doc.is_discarded()) {
+    doc = Json::parse(quote_nonfinite_tokens(text), nullptr, false);
+    if (!doc.is_discarded()) restore_nonfinite(doc);
+  }
+  if (doc.is_discarded()) throw FormatError("zarr: malformed JSON in " + where);
+  return doc;
+}
+
+// A Zarr v3 group at `prefix`: its zarr.json (node_type group), or, as old stores have it, no
+// root zarr.json but children that have one. The root's inline consolidated metadata, when
+// present, fills the node cache (opening costs one read); nullopt when this is not v3 at all.
+std::unique_ptr<Group> open_v3(const std::shared_ptr<KeyValueStore>& store,
+                               const std::string& label, bool writable,
+                               const std::string& prefix) {
+  const auto at = [&](const std::string& file) {
+    return prefix.empty() ? file : prefix + "/" + file;
+  };
+  auto cache = std::make_shared<NodeCache>();
+  const std::optional<Bytes> root = store->get(at("zarr.json"));
+  if (root) {
+    const std::string where = store->describe(at("zarr.json"));
+    const Json doc = parse_document(*root, where);
+    if (!doc.is_object() || doc.value("zarr_format", Json()) != 3)
+      throw FormatError("zarr: " + where + ": unsupported zarr_format (expected 3)");
+    if (doc.value("node_type", Json()) != "group")
+      throw FormatError("zarr: " + label + ":/" + prefix + " is an array, not a group");
+    cache->put(at("zarr.json"), NodeCache::Entry{doc, true});
+    const Json consolidated = doc.value("consolidated_metadata", Json());
+    if (consolidated.is_object()) {
+      if (consolidated.value("kind", Json("inline")) != "inline")
+        throw FormatError("zarr: " + where + ": consolidated_metadata of kind " +
+                          consolidated.value("kind", Json()).dump() + " is not supported (inline)");
+      const Json metadata = consolidated.value("metadata", Json::object());
+      if (!metadata.is_object())
+        throw FormatError("zarr: " + where + ": consolidated_metadata.metadata must be an object");
+      for (const auto& [path, node] : metadata.items()) {
+        check_store_key(path);  // never a key outside the store
+        if (!node.is_object() || node.value("zarr_format", Json()) != 3) {
+          throw FormatError("zarr: " + where + ": consolidated metadata of '" + path +
+                            "' is not a Zarr v3 node");
+        }
+        cache->put(at(path + "/zarr.json"), NodeCache::Entry{node, false});
+      }
+    }
+  } else {
+    bool children = false;
+    for (const std::string& name : store->list(prefix)) {
+      if (name.find_first_of(std::string("\\\0", 2)) == std::string::npos && name != "." &&
+          name != ".." && store->contains(at(name + "/zarr.json")))
+        children = true;
+    }
+    if (!children) return nullptr;
+  }
+  if (writable) {
+    throw IoError("zarr: " + label + ":/" + prefix +
+                  ": writing into an existing Zarr v3 store is not supported; write a new store");
+  }
+  return std::make_unique<ZarrGroup>(store, label, prefix, false, std::make_shared<BufferPool>(),
+                                     std::move(cache));
+}
+
+}  // namespace
 
 std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
                                  bool writable, const std::string& prefix) {
@@ -1199,16 +1406,11 @@ std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std
   const std::string where = label + ":/" + prefix;
   const std::optional<Bytes> zgroup = store->get(at(".zgroup"));
   if (!zgroup) {
+    if (auto v3 = open_v3(store, label, writable, prefix)) return v3;
     std::string why;
-    if (store->contains(at("zarr.json"))) {
-      why =
-          "; it holds zarr.json: Zarr v3 stores are not supported yet (write Zarr v2, e.g. "
-          "anndata's write_zarr with zarr<3)";
-    } else if (store->contains(at(".zarray"))) {
-      why = "; it is an array";
-    }
-    throw FormatError("zarr: " + where + " is not a Zarr v2 group (no " +
-                      store->describe(at(".zgroup")) + ")" + why);
+    if (store->contains(at(".zarray"))) why = "; it is an array";
+    throw FormatError("zarr: " + where + " is not a Zarr group (no " +
+                      store->describe(at(".zgroup")) + " nor zarr.json)" + why);
   }
   const Json doc =
       Json::parse(std::string_view(reinterpret_cast<const char*>(zgroup->data()), zgroup->size()),

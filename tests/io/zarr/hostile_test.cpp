@@ -292,11 +292,21 @@ TEST(HostileFiles, RootGroupDocuments) {
                                        {"<memory>/.zgroup", "zarr_format 3"}));
   EXPECT_TRUE(throws_with<FormatError>([&] { (void)open("{"); }, {"malformed JSON", ".zgroup"}));
   EXPECT_THROW((void)open("[]"), FormatError);
-  // A Zarr v3 store (anndata >= 0.11 with zarr 3 writes these) is named as such.
+  // A Zarr v3 store opens; its root document is checked the same way.
   auto v3 = std::make_shared<MemoryStore>();
   v3->set("zarr.json", to_bytes(R"({"zarr_format": 3, "node_type": "group"})"));
+  EXPECT_NO_THROW((void)open_zarr(v3, "v3.zarr", false));
+  EXPECT_TRUE(throws_with<IoError>([&] { (void)open_zarr(v3, "v3.zarr", true); },
+                                   {"v3.zarr:/", "Zarr v3"}));
+  v3->set("zarr.json", to_bytes(R"({"zarr_format": 3, "node_type": "array"})"));
   EXPECT_TRUE(throws_with<FormatError>([&] { (void)open_zarr(v3, "v3.zarr", false); },
-                                       {"v3.zarr:/", "Zarr v3"}));
+                                       {"v3.zarr:/", "is an array"}));
+  v3->set("zarr.json", to_bytes(R"({"zarr_format": 4, "node_type": "group"})"));
+  EXPECT_TRUE(throws_with<FormatError>([&] { (void)open_zarr(v3, "v3.zarr", false); },
+                                       {"<memory>/zarr.json", "zarr_format"}));
+  v3->set("zarr.json", to_bytes(R"({"zarr_format": 3, "node_type": "group",
+      "consolidated_metadata": {"kind": "inline", "metadata": {"../x": {}}}})"));
+  EXPECT_THROW((void)open_zarr(v3, "v3.zarr", false), Error);
 }
 
 TEST(HostileFiles, RandomDocumentsOnlyRaiseTesseraErrors) {

@@ -71,12 +71,12 @@ void dump(const Group& g, const std::string& path, Json& out) {
       dump(*g.group(name), child, out);
       continue;
     }
-    const ArrayMeta meta = g.array_meta(name);
     Json a;
-    a["shape"] = meta.shape;
-    a["chunks"] = meta.chunks;
-    a["attrs"] = g.attributes(name);
     try {
+      const ArrayMeta meta = g.array_meta(name);
+      a["shape"] = meta.shape;
+      a["chunks"] = meta.chunks;
+      a["attrs"] = g.attributes(name);
       if (meta.is_string()) {
         a["dtype"] = "string";
         a["values"] = g.read_strings(name);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -40,6 +41,13 @@ class KeyValueStore {
   // The value of `key`, or nullopt when there is none.
   [[nodiscard]] virtual std::optional<Bytes> get(std::string_view key) const = 0;
   [[nodiscard]] virtual bool contains(std::string_view key) const { return get(key).has_value(); }
+  // The size of the value of `key`, or nullopt when there is none.
+  [[nodiscard]] virtual std::optional<std::uint64_t> size_of(std::string_view key) const;
+  // `length` bytes of the value of `key` from `offset` (Zarr v3 shards are read by range: the
+  // index, then each inner chunk needed). FormatError when the range is not inside the value;
+  // nullopt when there is no value. The default reads the whole value.
+  [[nodiscard]] virtual std::optional<Bytes> get_range(std::string_view key, std::uint64_t offset,
+                                                       std::uint64_t length) const;
   virtual void set(std::string_view key, std::span<const std::byte> value) = 0;
   // Removes one key; false when it did not exist.
   virtual bool erase(std::string_view key) = 0;
@@ -65,6 +73,9 @@ class DirectoryStore final : public KeyValueStore {
 
   [[nodiscard]] std::optional<Bytes> get(std::string_view key) const override;
   [[nodiscard]] bool contains(std::string_view key) const override;
+  [[nodiscard]] std::optional<std::uint64_t> size_of(std::string_view key) const override;
+  [[nodiscard]] std::optional<Bytes> get_range(std::string_view key, std::uint64_t offset,
+                                               std::uint64_t length) const override;
   void set(std::string_view key, std::span<const std::byte> value) override;
   bool erase(std::string_view key) override;
   void erase_prefix(std::string_view prefix) override;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -81,6 +82,9 @@ bool is_object_codec(const Json& config);
 // The numcodecs compressor config of a Compression (null for none). ValueError for an unknown
 // Blosc cname, a level or shuffle out of range.
 Json compressor_config(const Compression& compression);
+
+// CRC-32C (Castagnoli) of `data`, as Zarr v3's crc32c codec and shard indexes use it.
+std::uint32_t crc32c(std::span<const std::byte> data);
 
 // Strict UTF-8 check (no overlongs, surrogates or code points past U+10FFFF).
 bool is_valid_utf8(std::string_view text);

@@ -63,8 +63,21 @@ struct ZarrArraySpec {
   bool fortran_order = false;
   char separator = '.';
 
+  // Zarr v3 (zarr.json): chunk keys "c/1/2" (default encoding) or "1.2" (v2 encoding), and the
+  // sharding_indexed codec. A sharded array's `chunks` are the inner chunks, each read on its own
+  // by byte range; `shard` is the shape of the stored objects; compressor/filters/fortran_order/
+  // byte order describe the inner chunks' pipeline.
+  int zarr_format = 2;
+  bool default_keys = false;     // v3 "default" chunk key encoding: "c" + separator + indices
+  std::vector<index_t> shard;    // empty: not sharded
+  bool index_at_end = true;      // where the shard index sits
+  bool index_checksum = true;    // index codecs bytes + crc32c (else bytes alone)
+
   // Validates a parsed .zarray; FormatError naming `where` and the field on any problem.
   static ZarrArraySpec parse(const Json& doc, const std::string& where);
+  // Validates a Zarr v3 array's zarr.json the same way (FORMATS.md §3): unknown keys without
+  // "must_understand": false, unknown codecs or data types are errors naming them.
+  static ZarrArraySpec parse_v3(const Json& doc, const std::string& where);
   [[nodiscard]] Json to_json() const;
 
   // Elements in one chunk (fits index_t, checked by parse).
@@ -74,7 +87,8 @@ struct ZarrArraySpec {
   [[nodiscard]] std::vector<std::byte> fill_bytes(const std::string& where) const;
   // The string fill_value of a string array ("" unless the file has a string).
   [[nodiscard]] std::string fill_string() const;
-  // "1.2", "3", "0" (0-D), with the separator.
+  // "1.2", "3", "0" (0-D), with the separator; v3 default encoding "c/1/2", "c/3", "c". For a
+  // sharded array, the key of the shard object at these shard-grid indices.
   [[nodiscard]] std::string chunk_key(index_t chunk_row, index_t chunk_col) const;
 };
 
