@@ -598,9 +598,25 @@ std::vector<MatrixPlan> plan_matrices(const AnnData& a, Context& ctx, const Writ
         chunks = options.chunks->resolve(shape, array.dtype()).max_chunk_shape();
       }
       chunks = {std::max<index_t>(chunks.rows, 1), std::max<index_t>(chunks.cols, 1)};
-      const ChunkGrid want = ChunkGrid::regular(shape, chunks.rows, chunks.cols);
+      // Sharded (Zarr v3): the bands select whole shards, so each shard is computed, encoded and
+      // written whole by the one rank that owns it.
+      Shape shards{0, 0};
+      if (options.zarr_format == 3 && options.shards && (name == "X" || group == "layers")) {
+        shards = options.shards->resolve(shape, array.dtype()).max_chunk_shape();
+        shards = {std::max<index_t>(shards.rows, 1), std::max<index_t>(shards.cols, 1)};
+        // Inner chunks never larger than the shard; a shard holds whole inner chunks.
+        chunks = {std::min(chunks.rows, shards.rows), std::min(chunks.cols, shards.cols)};
+        if (shards.rows % chunks.rows != 0 || shards.cols % chunks.cols != 0) {
+          throw ValueError((group.empty() ? name : group + "/" + name) + ": shards " +
+                           to_string(shards) + " are not a multiple of the chunks " +
+                           to_string(chunks));
+        }
+      }
+      const Shape grid_chunks = shards.rows > 0 ? shards : chunks;
+      const ChunkGrid want = ChunkGrid::regular(shape, grid_chunks.rows, grid_chunks.cols);
       MatrixPlan p(group, name, want == array.chunks() ? array : array.rechunk(want));
-      p.file_chunks = chunks;
+      p.file_chunks = grid_chunks;
+      if (shards.rows > 0) p.inner_chunks = chunks;
       plans.push_back(std::move(p));
     } else {
       const std::optional<Array> csc = csc_source(array);
@@ -681,7 +697,13 @@ void create_matrix(Group& root, const MatrixPlan& plan, const WriteOptions& opti
   Group& parent = parent_of(root, plan.group, holder);
   check_writable_name(parent, plan.name);
   if (plan.encoding == MatrixEncoding::dense) {
-    create_dense(parent, plan.name, plan.shape, plan.dtype, plan.file_chunks, options.compression);
+    if (plan.inner_chunks.rows > 0) {
+      create_dense(parent, plan.name, plan.shape, plan.dtype, plan.inner_chunks,
+                   options.compression, plan.file_chunks);
+    } else {
+      create_dense(parent, plan.name, plan.shape, plan.dtype, plan.file_chunks,
+                   options.compression);
+    }
   } else {
     create_csr(parent, plan.name, plan.shape, plan.dtype, plan.total_nnz, options.compression,
                plan.encoding == MatrixEncoding::csc, options.sparse_chunk);

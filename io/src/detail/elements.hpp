@@ -73,7 +73,7 @@ DType csr_index_dtype(Shape shape, index_t nnz);
 index_t vector_chunk(index_t n, index_t limit = kDefaultVectorChunk);
 // A dense 2-D array dataset, created (not filled).
 void create_dense(Group& parent, const std::string& name, Shape shape, DType dtype, Shape chunks,
-                  const Compression& compression);
+                  const Compression& compression, Shape shards = {0, 0});
 // A (1, n) chunk sharing the values of an (n, 1) or (1, n) chunk (1-D data on the storage API).
 Chunk as_row(const Chunk& values);
 

@@ -183,10 +183,11 @@ void create_csr(Group& parent, const std::string& name, Shape shape, DType dtype
 }
 
 void create_dense(Group& parent, const std::string& name, Shape shape, DType dtype, Shape chunks,
-                  const Compression& compression) {
+                  const Compression& compression, Shape shards) {
   ArrayMeta meta{{shape.rows, shape.cols},
                  dtype,
                  {std::max<index_t>(chunks.rows, 1), std::max<index_t>(chunks.cols, 1)}};
+  if (shards.rows > 0 && shards.cols > 0) meta.shards = {shards.rows, shards.cols};
   parent.create_array(name, meta, compression);
   set_encoding(parent, name, false, "array", "0.2.0");
 }

@@ -4,6 +4,7 @@
 // filters (all but the last) and the compressor (the last), each under its numcodecs id.
 // `sharding_indexed` makes the inner chunks the chunks and records the shard shape and index
 // layout. Everything is untrusted: every field is checked before use.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -339,7 +340,132 @@ void codecs(const Json& list, ZarrArraySpec& spec, const std::string& where, boo
   }
 }
 
+std::string v3_type_name(DType d) {
+  switch (d) {
+    case DType::boolean:
+      return "bool";
+    case DType::float32:
+      return "float32";
+    case DType::float64:
+      return "float64";
+    default:
+      return std::string(tessera::name(d));  // int8 ... uint64: numpy's names are v3's
+  }
+}
+
+Json v3_data_type(const ZarrDType& t) {
+  switch (t.kind) {
+    case ZarrKind::numeric:
+      return v3_type_name(t.dtype);
+    case ZarrKind::object:
+      return "string";
+    case ZarrKind::fixed_unicode:
+      return Json{{"name", "fixed_length_utf32"},
+                  {"configuration", {{"length_bytes", t.itemsize}}}};
+    case ZarrKind::fixed_bytes:
+      throw ValueError("zarr v3: fixed-width byte strings have no v3 data type");
+    case ZarrKind::structured: {
+      Json fields = Json::array();
+      for (const ZarrField& f : t.fields) {
+        ZarrDType one;
+        one.kind = f.kind;
+        one.dtype = f.dtype;
+        one.itemsize = f.itemsize;
+        if (f.count != 1)
+          throw ValueError("zarr v3: struct field '" + f.name + "' holds a sub-array");
+        fields.push_back(Json::array({f.name, v3_data_type(one)}));
+      }
+      return Json{{"name", "struct"}, {"configuration", {{"fields", fields}}}};
+    }
+  }
+  return nullptr;
+}
+
+// A numcodecs config as the v3 codec of the same bytes.
+Json v3_codec(const Json& config, std::size_t typesize) {
+  const std::string id = config.at("id").get<std::string>();
+  if (id == "zstd") {
+    return Json{{"name", "zstd"},
+                {"configuration", {{"level", config.value("level", 0)}, {"checksum", false}}}};
+  }
+  if (id == "gzip") return Json{{"name", "gzip"}, {"configuration", {{"level", config.value("level", 5)}}}};
+  if (id == "crc32c") return Json{{"name", "crc32c"}};
+  if (id == "blosc") {
+    static const char* kShuffle[] = {"noshuffle", "shuffle", "bitshuffle"};
+    const int shuffle = config.value("shuffle", 1);
+    return Json{{"name", "blosc"},
+                {"configuration",
+                 {{"cname", config.value("cname", Json("lz4"))},
+                  {"clevel", config.value("clevel", 5)},
+                  {"shuffle", kShuffle[std::clamp(shuffle, 0, 2)]},
+                  {"typesize", typesize},
+                  {"blocksize", config.value("blocksize", 0)}}}};
+  }
+  Json out{{"name", "numcodecs." + id}, {"configuration", config}};
+  out["configuration"].erase("id");
+  return out;
+}
+
+Json v3_fill(const ZarrArraySpec& spec) {
+  if (spec.dtype.kind == ZarrKind::object || spec.dtype.kind == ZarrKind::fixed_unicode) return "";
+  if (spec.dtype.kind == ZarrKind::structured) return 0;
+  const Json& v = spec.fill_value;
+  if (v.is_null()) return spec.dtype.dtype == DType::boolean ? Json(false) : Json(0);
+  return v;
+}
+
 }  // namespace
+
+Json ZarrArraySpec::to_json_v3() const {
+  const std::size_t typesize = dtype.kind == ZarrKind::object ? 1
+                               : dtype.kind == ZarrKind::fixed_unicode ? 4
+                                                                        : dtype.itemsize;
+  Json chain = Json::array();
+  if (fortran_order && shape.size() == 2)
+    chain.push_back(Json{{"name", "transpose"}, {"configuration", {{"order", {1, 0}}}}});
+  std::size_t first_filter = 0;
+  if (dtype.kind == ZarrKind::object) {
+    chain.push_back(Json{{"name", "vlen-utf8"}, {"configuration", Json::object()}});
+    first_filter = 1;
+  } else {
+    chain.push_back(Json{{"name", "bytes"},
+                         {"configuration", {{"endian", dtype.big_endian ? "big" : "little"}}}});
+  }
+  if (filters.is_array()) {
+    for (std::size_t i = first_filter; i < filters.size(); ++i)
+      chain.push_back(v3_codec(filters[i], typesize));
+  }
+  if (!compressor.is_null()) chain.push_back(v3_codec(compressor, typesize));
+  Json codecs_json = chain;
+  std::vector<index_t> grid = chunks;
+  if (!shard.empty()) {
+    grid = shard;
+    codecs_json = Json::array(
+        {Json{{"name", "sharding_indexed"},
+              {"configuration",
+               {{"chunk_shape", chunks},
+                {"codecs", chain},
+                {"index_codecs", Json::array({Json{{"name", "bytes"},
+                                                    {"configuration", {{"endian", "little"}}}},
+                                               Json{{"name", "crc32c"}}})},
+                {"index_location", index_at_end ? "end" : "start"}}}}});
+  }
+  Json doc;
+  doc["zarr_format"] = 3;
+  doc["node_type"] = "array";
+  doc["shape"] = shape;
+  doc["data_type"] = v3_data_type(dtype);
+  doc["chunk_grid"] = Json{{"name", "regular"}, {"configuration", {{"chunk_shape", grid}}}};
+  doc["chunk_key_encoding"] = default_keys
+                                  ? Json{{"name", "default"},
+                                         {"configuration", {{"separator", std::string(1, separator)}}}}
+                                  : Json{{"name", "v2"},
+                                         {"configuration", {{"separator", std::string(1, separator)}}}};
+  doc["fill_value"] = v3_fill(*this);
+  doc["codecs"] = codecs_json;
+  doc["attributes"] = Json::object();
+  return doc;
+}
 
 ZarrArraySpec ZarrArraySpec::parse_v3(const Json& doc, const std::string& where) {
   if (!doc.is_object()) fail(where, "zarr.json must be a JSON object");

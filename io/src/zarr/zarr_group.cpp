@@ -485,14 +485,17 @@ class ZarrGroup final : public Group {
   std::unique_ptr<Group> create_group(const std::string& name) override {
     check_name(name, true);
     require_writable("create group '" + name + "'");
-    if (store_->contains(key(name, ".zarray"))) {
+    if (has_array(name)) {
       throw ValueError("zarr: cannot create group '" + name + "' in " + path() +
                        ": an array of that name exists");
     }
-    if (!store_->contains(key(name, ".zgroup"))) {
+    if (v3_) {
+      if (!has_group(name)) write_node(key(name, "zarr.json"), group_node());
+    } else if (!store_->contains(key(name, ".zgroup"))) {
       write_json(key(name, ".zgroup"), Json{{"zarr_format", 2}});
     }
-    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_);
+    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_,
+                                       v3_);
   }
 
   Json attributes(const std::string& array) const override {
@@ -531,6 +534,13 @@ class ZarrGroup final : public Group {
         throw ValueError("zarr: cannot set attribute '" + name + "' of '" + array + "' in " +
                          path() + ": no such array");
       }
+    }
+    if (v3_) {
+      const std::string k = array.empty() ? key("zarr.json") : key(array, "zarr.json");
+      Json doc = node_at(k, true).value_or(group_node());
+      doc["attributes"][name] = value;
+      write_node(k, doc);
+      return;
     }
     Json attrs = attributes(array);
     attrs[name] = value;
@@ -837,6 +847,17 @@ class ZarrGroup final : public Group {
       set_string_dtype(spec);
     }
     spec.compressor = detail::compressor_config(compression);
+    if (!meta.shards.empty()) {
+      if (!v3_) throw ValueError("zarr: " + element_path(name) + ": shards need Zarr v3");
+      if (meta.shards.size() != spec.chunks.size())
+        throw ValueError("zarr: " + element_path(name) + ": shards and chunks differ in rank");
+      for (std::size_t d = 0; d < spec.chunks.size(); ++d) {
+        if (meta.shards[d] < 1 || meta.shards[d] % spec.chunks[d] != 0)
+          throw ValueError("zarr: " + element_path(name) + ": shards " + dims_text(meta.shards) +
+                           " are not a multiple of the chunks " + dims_text(spec.chunks));
+      }
+      spec.shard = meta.shards;
+    }
     replace_array(name, spec);
   }
 
@@ -852,6 +873,10 @@ class ZarrGroup final : public Group {
     const Dims count = dims_of(box.count);
     const Chunk data = prepare_data(data_in, spec, count, where);
     if (count.rows == 0 || count.cols == 0) return;
+    if (!spec.shard.empty()) {
+      write_shards(name, spec, box, data, where);
+      return;
+    }
 
     const Dims shape = dims_of(spec.shape);
     const Dims chunk = dims_of(spec.chunks);
@@ -1188,13 +1213,104 @@ class ZarrGroup final : public Group {
   }
 
   // Writes the .zarray of a new array, removing whatever array had the name before.
-  void replace_array(const std::string& name, const ZarrArraySpec& spec) {
-    if (store_->contains(key(name, ".zgroup"))) {
+  void replace_array(const std::string& name, const ZarrArraySpec& spec_in) {
+    if (has_group(name)) {
       throw ValueError("zarr: cannot create array '" + name + "' in " + path() +
                        ": a group of that name exists");
     }
+    if (v3_) {
+      ZarrArraySpec spec = spec_in;
+      spec.zarr_format = 3;
+      spec.default_keys = true;
+      spec.separator = '/';
+      if (has_array(name)) store_->erase_prefix(child_prefix(name));
+      write_node(key(name, "zarr.json"), spec.to_json_v3());
+      return;
+    }
     if (store_->contains(key(name, ".zarray"))) store_->erase_prefix(child_prefix(name));
-    write_json(key(name, ".zarray"), spec.to_json());
+    write_json(key(name, ".zarray"), spec_in.to_json());
+  }
+
+  static Json group_node() {
+    return Json{{"zarr_format", 3}, {"node_type", "group"}, {"attributes", Json::object()}};
+  }
+
+  void write_node(const std::string& k, const Json& doc) {
+    write_json(k, doc);
+    v3_->put(k, NodeCache::Entry{doc, true});
+  }
+
+  // A sharded array's write: every shard the box covers, whole (the box starts on a shard
+  // boundary and ends on one or at the array's edge), its inner chunks encoded one by one, laid
+  // end to end, then the index (offset, nbytes per inner chunk, C order; all ones for an inner
+  // chunk outside the array) and its crc32c.
+  void write_shards(const std::string& name, const ZarrArraySpec& spec, const Box& box,
+                    const Chunk& data, const std::string& where) {
+    const Dims shape = dims_of(spec.shape);
+    const Dims shard = dims_of(spec.shard);
+    const Dims inner = dims_of(spec.chunks);
+    const Dims start = box_start(box, spec.shape.size());
+    const Dims count = dims_of(box.count);
+    const auto aligned = [](index_t begin, index_t n, index_t step, index_t extent) {
+      return begin % step == 0 && ((begin + n) % step == 0 || begin + n == extent);
+    };
+    if (!aligned(start.rows, count.rows, shard.rows, shape.rows) ||
+        !aligned(start.cols, count.cols, shard.cols, shape.cols)) {
+      throw ValueError("zarr: " + where + ": writes to a sharded array cover whole shards " +
+                       dims_text(spec.shard) + "; box start " + dims_text(box.start) +
+                       " count " + dims_text(box.count) + " does not");
+    }
+    const index_t per_rows = shard.rows / inner.rows, per_cols = shard.cols / inner.cols;
+    const auto is = static_cast<index_t>(spec.dtype.itemsize);
+    const auto chunk_bytes = static_cast<std::size_t>(inner.rows * inner.cols * is);
+    const Pipeline pipeline = make_pipeline(spec, where);
+    const std::vector<std::byte> fill = spec.fill_bytes(where);
+    const std::shared_ptr<Buffer> buffer = allocate_chunk(chunk_bytes, where);
+    const std::span<std::byte> raw(buffer->data(), chunk_bytes);
+    BufferPool::Held encoded(*buffers_);
+    for (index_t sr = start.rows / shard.rows; sr * shard.rows < start.rows + count.rows; ++sr) {
+      for (index_t sc = start.cols / shard.cols; sc * shard.cols < start.cols + count.cols; ++sc) {
+        std::vector<std::byte> object;
+        std::vector<std::uint64_t> index;
+        for (index_t ir = 0; ir < per_rows; ++ir) {
+          for (index_t ic = 0; ic < per_cols; ++ic) {
+            const index_t r0 = (sr * per_rows + ir) * inner.rows;
+            const index_t c0 = (sc * per_cols + ic) * inner.cols;
+            if (r0 >= shape.rows || c0 >= shape.cols) {
+              index.push_back(~std::uint64_t{0});
+              index.push_back(~std::uint64_t{0});
+              continue;
+            }
+            const index_t r1 = std::min(r0 + inner.rows, shape.rows);
+            const index_t c1 = std::min(c0 + inner.cols, shape.cols);
+            if (r1 - r0 != inner.rows || c1 - c0 != inner.cols)
+              fill_items(raw.data(), inner.rows * inner.cols, fill);
+            for (index_t r = r0; r < r1; ++r) {
+              std::memcpy(raw.data() + (r - r0) * inner.cols * is,
+                          data.raw_row(r - start.rows) + (c0 - start.cols) * is,
+                          static_cast<std::size_t>((c1 - c0) * is));
+            }
+            const std::string ckey = spec.chunk_key(sr, sc);
+            const std::span<const std::byte> bytes =
+                encode_chunk(spec, pipeline, raw, inner, where, ckey, encoded.bytes());
+            index.push_back(object.size());
+            index.push_back(bytes.size());
+            object.insert(object.end(), bytes.begin(), bytes.end());
+          }
+        }
+        std::vector<std::byte> tail(index.size() * 8);
+        for (std::size_t k = 0; k < index.size(); ++k) {
+          for (int b = 0; b < 8; ++b)
+            tail[8 * k + static_cast<std::size_t>(b)] =
+                static_cast<std::byte>((index[k] >> (8 * b)) & 0xFFU);
+        }
+        const std::uint32_t crc = detail::crc32c(tail);
+        for (int b = 0; b < 4; ++b)
+          tail.push_back(static_cast<std::byte>((crc >> (8 * b)) & 0xFFU));
+        object.insert(object.end(), tail.begin(), tail.end());
+        store_->set(key(name, spec.chunk_key(sr, sc)), object);
+      }
+    }
   }
 
   static Dims box_start(const Box& box, std::size_t rank) {
@@ -1387,12 +1503,8 @@ std::unique_ptr<Group> open_v3(const std::shared_ptr<KeyValueStore>& store,
     }
     if (!children) return nullptr;
   }
-  if (writable) {
-    throw IoError("zarr: " + label + ":/" + prefix +
-                  ": writing into an existing Zarr v3 store is not supported; write a new store");
-  }
-  return std::make_unique<ZarrGroup>(store, label, prefix, false, std::make_shared<BufferPool>(),
-                                     std::move(cache));
+  return std::make_unique<ZarrGroup>(store, label, prefix, writable,
+                                     std::make_shared<BufferPool>(), std::move(cache));
 }
 
 }  // namespace
@@ -1427,7 +1539,19 @@ std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std
   return std::make_unique<ZarrGroup>(std::move(store), label, prefix, writable);
 }
 
-std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label) {
+std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
+                                   int zarr_format) {
+  if (zarr_format != 2 && zarr_format != 3)
+    throw ValueError("zarr: format " + std::to_string(zarr_format) + " (Tessera writes 2 or 3)");
+  if (zarr_format == 3) {
+    const Json root{{"zarr_format", 3}, {"node_type", "group"}, {"attributes", Json::object()}};
+    const std::string text = dump_json(root);
+    store->set("zarr.json", std::as_bytes(std::span(text.data(), text.size())));
+    auto cache = std::make_shared<NodeCache>();
+    cache->put("zarr.json", NodeCache::Entry{root, true});
+    return std::make_unique<ZarrGroup>(std::move(store), label, "", true,
+                                       std::make_shared<BufferPool>(), std::move(cache));
+  }
   const std::string text = dump_json(Json{{"zarr_format", 2}});
   store->set(".zgroup", std::as_bytes(std::span(text.data(), text.size())));
   return std::make_unique<ZarrGroup>(std::move(store), label, "", true);
@@ -1441,7 +1565,8 @@ std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable
   return open_zarr(std::make_shared<DirectoryStore>(dir), dir.string(), writable);
 }
 
-std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite) {
+std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite,
+                                   int zarr_format) {
   std::error_code ec;
   const auto status = std::filesystem::status(dir, ec);
   if (std::filesystem::exists(status)) {
@@ -1451,7 +1576,8 @@ std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwr
     const bool empty = std::filesystem::is_empty(dir, ec);
     if (!empty) {
       const bool is_zarr = std::filesystem::exists(dir / ".zgroup", ec) ||
-                           std::filesystem::exists(dir / ".zarray", ec);
+                           std::filesystem::exists(dir / ".zarray", ec) ||
+                           std::filesystem::exists(dir / "zarr.json", ec);
       if (!is_zarr) {
         throw IoError("zarr: cannot create " + dir.string() +
                       ": a non-empty folder that is not a Zarr store exists there");
@@ -1465,7 +1591,7 @@ std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwr
     std::filesystem::create_directories(dir, ec);
     if (ec) throw IoError("zarr: cannot create folder " + dir.string() + ": " + ec.message());
   }
-  return create_zarr(std::make_shared<DirectoryStore>(dir), dir.string());
+  return create_zarr(std::make_shared<DirectoryStore>(dir), dir.string(), zarr_format);
 }
 
 std::unique_ptr<Group> memory_zarr(std::shared_ptr<MemoryStore>* store) {

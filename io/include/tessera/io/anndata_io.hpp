@@ -35,6 +35,10 @@ inline constexpr index_t kDefaultBandBytes = 2 * kDefaultChunkBytes;
 
 struct WriteOptions {
   Compression compression;          // for the big arrays; small elements are stored plain
+  // zarr outputs: Zarr format 2 (anndata <= 0.12's default) or 3; for 3, X and layers may be
+  // sharded, each shard `shards` in shape (a multiple of the chunks), written whole by one rank.
+  int zarr_format = 2;
+  std::optional<ChunkSpec> shards;
   std::optional<ChunkSpec> chunks;  // chunking of X and layers in the file (default: their own)
   // Big arrays are written in bands of whole chunk-rows: each rank computes about this many bytes
   // of its own chunk-rows (at least one chunk-row), writes them, frees them, and goes on. The

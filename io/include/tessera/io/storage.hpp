@@ -64,6 +64,9 @@ struct ArrayMeta {
   std::optional<DType> dtype;   // nullopt: UTF-8 strings, or a compound array (fields)
   std::vector<index_t> chunks;  // chunk shape (same rank as shape); empty: one chunk/contiguous
   std::vector<Field> fields;    // compound arrays only (1-D)
+  // Zarr v3 only: the shard shape (a multiple of `chunks`, which are then the inner chunks), or
+  // empty for no sharding. Writes of a sharded array cover whole shards.
+  std::vector<index_t> shards;
   // Strings stored as fixed-length bytes not marked UTF-8 (HDF5 ASCII strings, which h5py reads
   // as numpy bytes): anndata before 0.7 wrote its strings so, and reads a 1-element one back as a
   // scalar.

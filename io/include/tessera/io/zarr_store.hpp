@@ -122,8 +122,11 @@ class MemoryStore final : public KeyValueStore {
 // group opened read-only throws IoError on any write.
 std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
                                  bool writable, const std::string& prefix = "");
-// Writes the root .zgroup of `store` (and nothing else) and opens it for writing.
-std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label);
+// Writes the root .zgroup of `store` (Zarr v3: the root zarr.json) and nothing else, and opens it
+// for writing. Zarr v3 groups write zarr.json nodes, chunk keys "c/i/j", and shard arrays created
+// with ArrayMeta::shards.
+std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
+                                   int zarr_format = 2);
 
 // The Zarr group stored in directory `dir` (a DirectoryStore); IoError if `dir` is not a
 // directory, FormatError as above.
@@ -131,7 +134,8 @@ std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable
 // Creates directory `dir` with a root .zgroup. An existing empty folder is used; an existing Zarr
 // store (a folder holding .zgroup or .zarray) is emptied first only when `overwrite`; any other
 // existing path is refused with IoError, so a mistyped path never loses unrelated files.
-std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite = false);
+std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite = false,
+                                   int zarr_format = 2);
 
 // A new empty Zarr group in memory (a root .zgroup in a fresh MemoryStore), for tests and scratch.
 // The store stays reachable through `store` when given.

@@ -79,6 +79,9 @@ struct ZarrArraySpec {
   // "must_understand": false, unknown codecs or data types are errors naming them.
   static ZarrArraySpec parse_v3(const Json& doc, const std::string& where);
   [[nodiscard]] Json to_json() const;
+  // The Zarr v3 zarr.json of this spec (attributes empty): data_type, the codec chain in v3 names
+  // (blosc, zstd, gzip, crc32c; numcodecs.zlib), sharding_indexed when sharded.
+  [[nodiscard]] Json to_json_v3() const;
 
   // Elements in one chunk (fits index_t, checked by parse).
   [[nodiscard]] index_t chunk_elements() const;
