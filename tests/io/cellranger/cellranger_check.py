@@ -340,6 +340,28 @@ def part_lazy(c):
             if ranks > 1 and len(writers) < 2:
                 problems.append(f"only {len(writers)} rank(s) wrote rows: {p.stderr.strip()!r}")
             c.check(label, problems)
+    # A damaged cell row far from rank 0's: the rank that reads it fails, and so does every rank
+    # (exit 1, no hang), with the element named.
+    v3 = c.input(REAL_FILES[1])
+    with h5py.File(v3, "r") as f:
+        n_features = int(f["matrix/shape"][0])
+        indptr, indices = f["matrix/indptr"][()], f["matrix/indices"][()]
+    indices[indptr[-3]] = n_features + 3
+    bad = c.path("late_bad_index.h5")
+    damaged_copy(v3, bad, lambda f: replace(f, "matrix/indices", indices))
+    for ranks in (2, 3):
+        out = c.path(f"late_bad_index.{ranks}.h5ad")
+        p = c.launch([c.roundtrip, bad, out, "--chunk-bytes", "64"], ranks)
+        label = f"[np {ranks}] tessera_io_roundtrip late_bad_index.h5 --chunk-bytes 64"
+        if p is None:
+            c.fail(label, ["a hang"])
+            continue
+        problems = [] if p.returncode == 1 else [f"exit status {p.returncode}, expected 1"]
+        if "late_bad_index.h5:/matrix" not in p.stderr or str(n_features + 3) not in p.stderr:
+            problems.append(f"the element is not named: {p.stderr.strip()[:400]!r}")
+        if os.path.exists(out):
+            problems.append(f"{out} exists after the failure")
+        c.check(label + " (fails)", problems)
 
 
 def check_error(c, label, p, needles, target=None):
@@ -353,7 +375,7 @@ def check_error(c, label, p, needles, target=None):
         problems += [f"message does not name {n!r}: {ours[0]!r}" for n in needles if n not in ours[0]]
     if target and os.path.exists(target):
         problems.append(f"{target} exists after the failure")
-    c.check(label + " (fails)", problems)
+    c.check(label + (f" -> {ours[0]}" if len(ours) == 1 else " (fails)"), problems)
 
 
 def part_genomes(c):
