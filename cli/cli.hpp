@@ -65,6 +65,7 @@ Array pick_array(const AnnData& a, const std::string& path, const std::string& l
 struct ReadArgs {
   std::string genome;         // Cell Ranger files with several genomes: the one to read
   bool skip_unknown = false;  // drop elements of unknown encodings (a warning each) and go on
+  bool all_features = false;  // Cell Ranger >= 3: keep every feature type, not only gene expression
 };
 // The reader's options for these arguments; warnings go to stderr from rank 0 only.
 io::ReadOptions read_options(const ReadArgs& args, const Context& ctx);

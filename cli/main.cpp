@@ -36,6 +36,9 @@ void add_write_options(CLI::App* cmd, std::string& chunks, std::string& compress
 void add_read_options(CLI::App* cmd, tessera::cli::ReadArgs& read) {
   cmd->add_option("--genome", read.genome,
                   "Cell Ranger .h5 with several genomes: read this one (an error lists them)");
+  cmd->add_flag("--all-features", read.all_features,
+                "Cell Ranger >= 3 .h5: keep every feature type (antibody capture, CRISPR guides, "
+                "...), not only 'Gene Expression'");
   cmd->add_flag("--skip-unknown", read.skip_unknown,
                 "Drop elements of encodings Tessera does not know (one warning each) instead of "
                 "failing");

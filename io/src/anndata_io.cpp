@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "detail/cellranger.hpp"
 #include "detail/elements.hpp"
 #include "detail/stream_writer.hpp"
 #include "tessera/core/error.hpp"
@@ -283,7 +284,8 @@ ProbeResult probe_h5ad(const std::filesystem::path& path, const ReadOptions& opt
       ReadOptions lazy = options;
       lazy.lazy = true;
       lazy.warn = nullptr;  // the real reading warns
-      (void)read_anndata(std::shared_ptr<const Group>(open_h5(path.string(), false)), lazy);
+      (void)detail::read_hdf5_root(std::shared_ptr<const Group>(open_h5(path.string(), false)),
+                                   lazy);
     } catch (const FormatError& e) {
       report = std::string("FormatError\n") + e.what();
     } catch (const IoError& e) {
@@ -357,7 +359,8 @@ AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOpt
   std::shared_ptr<const Group> root =
       format == Format::h5ad ? std::shared_ptr<const Group>(open_h5(path.string(), false))
                              : std::shared_ptr<const Group>(open_zarr(path, false));
-  AnnData a = read_anndata(root, options);
+  AnnData a = format == Format::h5ad ? detail::read_hdf5_root(root, options)  // Cell Ranger too
+                                     : read_anndata(root, options);
   if (!options.lazy) return load(std::move(a), ctx);
   return a;
 }

@@ -60,8 +60,11 @@ struct ReadOptions {
   // the small elements.
   bool check_hdf5_metadata = true;
   // Cell Ranger files holding several genomes: the one to read (without it such a file is an
-  // error listing them).
+  // error listing them). Cell Ranger >= 3 files keep only the features of this genome.
   std::string genome;
+  // Cell Ranger >= 3 files: only the 'Gene Expression' features, as scanpy's read_10x_h5 keeps
+  // by default (false keeps antibody capture, CRISPR guides, custom features too).
+  bool gex_only = true;
   // Elements of an encoding this reader does not know are dropped, with one warning each,
   // instead of failing the read.
   bool skip_unknown = false;
@@ -71,7 +74,9 @@ struct ReadOptions {
 };
 
 enum class Format : std::uint8_t { h5ad, zarr };
-// By suffix: ".h5ad"/".h5" are h5ad, ".zarr" is zarr; ValueError naming the path otherwise.
+// By suffix: ".h5ad"/".h5"/".hdf5" are HDF5, ".zarr" is zarr; ValueError naming the path otherwise.
+// An HDF5 file without an 'obs' group that holds a Cell Ranger matrix (10x Genomics `.h5`, v1-2
+// genome groups or v3 '/matrix') is read as scanpy's read_10x_h5 reads it (see ReadOptions).
 Format format_of(const std::filesystem::path& path);
 
 void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
