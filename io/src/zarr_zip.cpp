@@ -72,8 +72,9 @@ void write_zarr_zip(const AnnData& adata, const std::filesystem::path& path, Con
   ctx.comm().broadcast(token, 0, "naming the temporary zarr folder");
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const std::filesystem::path folder =
-      dir / ("." + path.filename().string() + ".tessera-" + token + ".zarr");
+  std::string name = ".";  // built by appending: GCC 12 warns (wrongly) on "." + string
+  name.append(path.filename().string()).append(".tessera-").append(token).append(".zarr");
+  const std::filesystem::path folder = dir / name;
   try {
     // Collective; when it returns every rank has written its chunks and the folder is complete
     // (a failure leaves no folder behind).

@@ -319,8 +319,12 @@ void pack_zip_store(const std::filesystem::path& dir, const std::filesystem::pat
 
   const std::filesystem::path parent =
       archive.has_parent_path() ? archive.parent_path() : std::filesystem::path(".");
-  const std::filesystem::path temp =
-      parent / ("." + archive.filename().string() + ".tessera-" + random_token() + ".part");
+  std::string name = ".";  // built by appending: GCC 12 warns (wrongly) on "." + string
+  name.append(archive.filename().string())
+      .append(".tessera-")
+      .append(random_token())
+      .append(".part");
+  const std::filesystem::path temp = parent / name;
   const auto fail = [&](const std::string& message) {
     std::error_code ignored;
     std::filesystem::remove(temp, ignored);
