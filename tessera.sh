@@ -16,7 +16,7 @@ packages=(
   cmake g++ make pkg-config git
   openmpi-bin libopenmpi-dev
   libboost-mpi-dev libboost-serialization-dev
-  libhdf5-openmpi-dev libblosc-dev
+  libhdf5-openmpi-dev libblosc-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev librandom123-dev libfmt-dev libspdlog-dev zlib1g-dev libzstd-dev
   graphviz

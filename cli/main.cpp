@@ -1,5 +1,5 @@
-// The tessera command: everyday jobs on h5ad and zarr files without writing C++. Runs the same
-// with or without `mpirun -np K` and prints the same (rank 0 prints; every rank works).
+// The tessera command: everyday jobs on h5ad, zarr and .zarr.zip files without writing C++. Runs
+// the same with or without `mpirun -np K` and prints the same (rank 0 prints; every rank works).
 //
 //   tessera info PATH
 //   tessera convert IN OUT [--chunks R[,C]] [--compressor lz4|zstd|zlib|none]
@@ -80,7 +80,7 @@ std::string one_line(std::string message) {
 int main(int argc, char** argv) {
   namespace cli = tessera::cli;
   CLI::App app{
-      "tessera: lazy, chunked, distributed AnnData (h5ad and zarr). Runs the same under "
+      "tessera: lazy, chunked, distributed AnnData (h5ad, zarr and .zarr.zip). Runs the same under "
       "`mpirun -np K` as in one process.",
       "tessera"};
   app.set_version_flag("--version", std::string("tessera ") + kVersion);
@@ -94,15 +94,18 @@ int main(int argc, char** argv) {
   cli::InfoArgs info;
   auto* info_cmd =
       app.add_subcommand("info", "Print the object (as anndata does) and each array's chunk table");
-  info_cmd->add_option("PATH", info.path, "An .h5ad file, .zarr directory or Cell Ranger .h5")
+  info_cmd
+      ->add_option("PATH", info.path,
+                   "An .h5ad file, .zarr directory, .zarr.zip archive or Cell Ranger .h5")
       ->required();
   add_read_options(info_cmd, info.read);
 
   cli::ConvertArgs convert;
-  auto* convert_cmd =
-      app.add_subcommand("convert", "Convert between h5ad and zarr (by suffix), chunk by chunk");
-  convert_cmd->add_option("IN", convert.in, "Input .h5ad or .zarr")->required();
-  convert_cmd->add_option("OUT", convert.out, "Output .h5ad or .zarr")->required();
+  auto* convert_cmd = app.add_subcommand(
+      "convert", "Convert between h5ad, zarr and .zarr.zip (by suffix), chunk by chunk");
+  convert_cmd->add_option("IN", convert.in, "Input .h5ad, .zarr or .zarr.zip")->required();
+  convert_cmd->add_option("OUT", convert.out, "Output .h5ad, .zarr or .zarr.zip (stored entries)")
+      ->required();
   add_write_options(convert_cmd, convert.chunks, convert.compressor);
   add_read_options(convert_cmd, convert.read);
 
@@ -110,10 +113,12 @@ int main(int argc, char** argv) {
   auto* concat_cmd = app.add_subcommand(
       "concat",
       "Concatenate files along observations, as anndata.concat, streaming chunk by chunk");
-  concat_cmd->add_option("IN", concat.inputs, "Input .h5ad or .zarr files, in order")
+  concat_cmd->add_option("IN", concat.inputs, "Input .h5ad, .zarr or .zarr.zip files, in order")
       ->required()
       ->expected(1, -1);
-  concat_cmd->add_option("-o,--output", concat.out, "Output .h5ad or .zarr")->required();
+  concat_cmd
+      ->add_option("-o,--output", concat.out, "Output .h5ad, .zarr or .zarr.zip (stored entries)")
+      ->required();
   concat_cmd->add_option("--join", concat.join, "Variables kept: inner (common) or outer (all)")
       ->check(CLI::IsMember({"inner", "outer"}));
   concat_cmd
@@ -131,7 +136,8 @@ int main(int argc, char** argv) {
   cli::ReduceArgs reduce;
   auto* reduce_cmd = app.add_subcommand(
       "reduce", "One value per row (axis 1) or column (axis 0): name<TAB>value, 17 digits");
-  reduce_cmd->add_option("PATH", reduce.path, "An .h5ad file or .zarr directory")->required();
+  reduce_cmd->add_option("PATH", reduce.path, "An .h5ad file, .zarr directory or .zarr.zip archive")
+      ->required();
   reduce_cmd->add_option("--op", reduce.op, "sum, mean, min, max or nnz")
       ->required()
       ->check(CLI::IsMember({"sum", "mean", "min", "max", "nnz"}));

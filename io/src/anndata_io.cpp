@@ -19,6 +19,7 @@
 #include "tessera/io/anndata_io.hpp"
 #include "tessera/io/hdf5_file.hpp"
 #include "tessera/io/zarr_store.hpp"
+#include "tessera/io/zip_store.hpp"
 
 namespace tessera::io {
 namespace {
@@ -356,9 +357,14 @@ AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOpt
       throw FormatError(message);
     }
   }
-  std::shared_ptr<const Group> root =
-      format == Format::h5ad ? std::shared_ptr<const Group>(open_h5(path.string(), false))
-                             : std::shared_ptr<const Group>(open_zarr(path, false));
+  std::shared_ptr<const Group> root;
+  if (format == Format::h5ad) {
+    root = open_h5(path.string(), false);
+  } else if (format == Format::zarr_zip) {
+    root = open_zarr_zip(path);
+  } else {
+    root = open_zarr(path, false);
+  }
   AnnData a = format == Format::h5ad ? detail::read_hdf5_root(root, options)  // Cell Ranger too
                                      : read_anndata(root, options);
   if (!options.lazy) return load(std::move(a), ctx);
@@ -371,10 +377,11 @@ Format format_of(const std::filesystem::path& path) {
   std::filesystem::path p = path;
   while (!p.empty() && p.filename().empty())
     p = p.parent_path();  // trailing slash
+  if (is_zip_store_path(p)) return Format::zarr_zip;
   const std::string ext = p.extension().string();
   if (ext == ".h5ad" || ext == ".h5" || ext == ".hdf5") return Format::h5ad;
   if (ext == ".zarr") return Format::zarr;
-  throw ValueError(path.string() + ": unknown format (expected a .h5ad or .zarr name)");
+  throw ValueError(path.string() + ": unknown format (expected a .h5ad, .zarr or .zarr.zip name)");
 }
 
 void write_anndata(Group& group, const AnnData& adata, const WriteOptions& options) {
@@ -414,9 +421,16 @@ AnnData read_zarr(const std::filesystem::path& path, Context& ctx, const ReadOpt
   return read_file(path, ctx, options, Format::zarr);
 }
 
+AnnData read_zarr_zip(const std::filesystem::path& path, Context& ctx,
+                      const ReadOptions& options) {
+  return read_file(path, ctx, options, Format::zarr_zip);
+}
+
 void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
            const WriteOptions& options) {
-  write_file(adata, path, ctx, options, format_of(path));
+  const Format format = format_of(path);
+  if (format == Format::zarr_zip) return write_zarr_zip(adata, path, ctx, options);
+  write_file(adata, path, ctx, options, format);
 }
 
 AnnData read(const std::filesystem::path& path, Context& ctx, const ReadOptions& options) {

@@ -73,10 +73,12 @@ struct ReadOptions {
   std::function<void(const std::string&)> warn;
 };
 
-enum class Format : std::uint8_t { h5ad, zarr };
-// By suffix: ".h5ad"/".h5"/".hdf5" are HDF5, ".zarr" is zarr; ValueError naming the path otherwise.
-// An HDF5 file without an 'obs' group that holds a Cell Ranger matrix (10x Genomics `.h5`, v1-2
-// genome groups or v3 '/matrix') is read as scanpy's read_10x_h5 reads it (see ReadOptions).
+// zarr_zip: a Zarr store packed into one zip archive (read through a ZipStore, zip_store.hpp).
+enum class Format : std::uint8_t { h5ad, zarr, zarr_zip };
+// By suffix: ".h5ad"/".h5"/".hdf5" are HDF5, ".zarr" is zarr, ".zarr.zip" is zarr_zip; ValueError
+// naming the path otherwise. An HDF5 file without an 'obs' group that holds a Cell Ranger matrix
+// (10x Genomics `.h5`, v1-2 genome groups or v3 '/matrix') is read as scanpy's read_10x_h5 reads
+// it (see ReadOptions).
 Format format_of(const std::filesystem::path& path);
 
 void write_h5ad(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
@@ -85,6 +87,14 @@ void write_zarr(const AnnData& adata, const std::filesystem::path& path, Context
                 const WriteOptions& options = {});
 AnnData read_h5ad(const std::filesystem::path& path, Context& ctx, const ReadOptions& options = {});
 AnnData read_zarr(const std::filesystem::path& path, Context& ctx, const ReadOptions& options = {});
+// A .zarr.zip: the zarr store is written into a temporary sibling folder as write_zarr does, then
+// rank 0 packs it into an archive of stored (uncompressed) entries, removes the folder and
+// renames the archive into place; a failure at any step leaves nothing at `path`. Reading opens
+// the archive on every rank (each rank reads its own chunks from it).
+void write_zarr_zip(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
+                    const WriteOptions& options = {});
+AnnData read_zarr_zip(const std::filesystem::path& path, Context& ctx,
+                      const ReadOptions& options = {});
 // By suffix.
 void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
            const WriteOptions& options = {});
