@@ -28,14 +28,16 @@ std::string describe(const AnnData& a) {
   // Data frames and elements kept as stored have no chunk table: one line each says what they are.
   const auto others = [&](const std::string& name, const AlignedArrays& m) {
     for (const auto& [k, frame] : m.frames()) {
-      out << "\n" << name << "[" << python_repr(k) << "]\n    data frame: " << frame.size()
+      out << "\n"
+          << name << "[" << python_repr(k) << "]\n    data frame: " << frame.size()
           << " rows, columns:";
       for (const auto& column : frame.columns().keys())
         out << " " << python_repr(column);
       out << "\n";
     }
     for (const auto& [k, element] : m.stored()) {
-      out << "\n" << name << "[" << python_repr(k) << "]\n    " << element.encoding
+      out << "\n"
+          << name << "[" << python_repr(k) << "]\n    " << element.encoding
           << ", kept as stored and written back unchanged";
       if (element.length >= 0) out << " (length " << element.length << ")";
       out << "\n";

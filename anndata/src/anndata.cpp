@@ -325,9 +325,9 @@ AnnData AnnData::operator()(const AxisIndex& obs, const AxisIndex& var) const {
       }
     }
   }
-  for (auto [src, dst, all] : {std::tuple{&layers_, &v.layers_, obs.is_all() && var.is_all()},
-                               std::tuple{&obsp_, &v.obsp_, obs.is_all()},
-                               std::tuple{&varp_, &v.varp_, var.is_all()}}) {
+  for (auto [src, dst, all] :
+       {std::tuple{&layers_, &v.layers_, obs.is_all() && var.is_all()},
+        std::tuple{&obsp_, &v.obsp_, obs.is_all()}, std::tuple{&varp_, &v.varp_, var.is_all()}}) {
     for (const auto& [k, element] : src->stored()) {
       if (!all) {
         throw ValueError(src->name() + "[" + python_repr(k) + "] is kept as stored (" +

@@ -373,7 +373,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
   for (const auto& key : join_keys(frame_keys, o.join)) {
     std::vector<std::vector<std::string>> columns;
     for (const auto& a : objects) {
-      if (a.obsm().frames().contains(key)) columns.push_back(a.obsm().frames().at(key).columns().keys());
+      if (a.obsm().frames().contains(key))
+        columns.push_back(a.obsm().frames().at(key).columns().keys());
     }
     DataFrame frame(obs_names, "obsm");
     for (const auto& column : join_keys(columns, o.join)) {
@@ -384,7 +385,8 @@ AnnData concat_rows(const std::vector<AnnData>& objects, const ConcatOptions& o)
       }
       std::vector<Column> parts;
       for (const auto& a : objects) {
-        const bool has = a.obsm().frames().contains(key) && a.obsm().frames().at(key).contains(column);
+        const bool has =
+            a.obsm().frames().contains(key) && a.obsm().frames().at(key).contains(column);
         parts.push_back(has ? a.obsm().frames().at(key)[column] : example->missing_like(a.n_obs()));
       }
       try {

@@ -497,11 +497,11 @@ Column Column::concat(const std::vector<Column>& parts) {
       for (index_t i = 0; i < p.size(); ++i)
         codes.push_back(p.is_missing(i) ? -1 : code_of.at(p.number_at(i)));
     }
-    const Column categories =
-        same ? *parts[0].categories_
-             : Column::values(Chunk::from_values<double>({static_cast<index_t>(cats.size()), 1},
-                                                         cats)
-                                  .astype(dtype));
+    const Column categories = same
+                                  ? *parts[0].categories_
+                                  : Column::values(Chunk::from_values<double>(
+                                                       {static_cast<index_t>(cats.size()), 1}, cats)
+                                                       .astype(dtype));
     return categorical_from_codes(codes_chunk(codes, categories.size()), categories,
                                   same && ordered);
   }

@@ -421,8 +421,7 @@ AnnData read_zarr(const std::filesystem::path& path, Context& ctx, const ReadOpt
   return read_file(path, ctx, options, Format::zarr);
 }
 
-AnnData read_zarr_zip(const std::filesystem::path& path, Context& ctx,
-                      const ReadOptions& options) {
+AnnData read_zarr_zip(const std::filesystem::path& path, Context& ctx, const ReadOptions& options) {
   return read_file(path, ctx, options, Format::zarr_zip);
 }
 

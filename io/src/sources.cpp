@@ -162,10 +162,9 @@ Array lazy_csr(const std::shared_ptr<const Group>& g, Shape stored, std::optiona
                                                 static_cast<double>(major);
   const index_t step = rows_per_chunk(major, bytes_per_row, options.chunk_bytes);
   const ChunkGrid grid = ChunkGrid::regular(stored, step, std::max<index_t>(minor, 1));
-  auto source =
-      std::make_shared<CsrSource>(g, names, indptr, minor, type,
-                                  g->path() + label + " nnz=" + std::to_string(nnz) + " " +
-                                      to_string(stored));
+  auto source = std::make_shared<CsrSource>(
+      g, names, indptr, minor, type,
+      g->path() + label + " nnz=" + std::to_string(nnz) + " " + to_string(stored));
   return from_source(source, grid, type, Layout::csr, op);
 }
 

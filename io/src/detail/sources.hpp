@@ -40,8 +40,8 @@ struct CsrArrays {
   std::string indptr = "indptr";
 };
 Array lazy_csr(const std::shared_ptr<const Group>& g, Shape stored, std::optional<DType> dtype,
-               const ReadOptions& options, const std::string& label,
-               const CsrArrays& names = {}, const std::string& op = "read-csr");
+               const ReadOptions& options, const std::string& label, const CsrArrays& names = {},
+               const std::string& op = "read-csr");
 
 // A lazy dense matrix read in row blocks of whole file chunk-rows.
 Array lazy_dense(const std::shared_ptr<const Group>& parent, const std::string& name,

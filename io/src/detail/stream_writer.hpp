@@ -54,7 +54,7 @@ struct MatrixPlan {
   // What the bands select from: dense in the file's chunk boxes, or CSR by whole-row chunk-rows
   // (for CSC, the CSR matrix of the transpose).
   Array rows;
-  Shape file_chunks;  // dense: the file's chunk shape (the shard shape when sharded)
+  Shape file_chunks;         // dense: the file's chunk shape (the shard shape when sharded)
   Shape inner_chunks{0, 0};  // dense, sharded (Zarr v3): the chunks inside each shard
   // Sparse: stored values per chunk-row of `rows`, and their sum.
   std::vector<index_t> nnz;

@@ -26,8 +26,8 @@ Column read_values(const Group& g, const std::string& name) {
                           : Column::values(g.read_all(name));
 }
 
-std::vector<bool> read_mask(const Group& g, const std::string& name, index_t n,
-                            const Group& frame, const std::string& column) {
+std::vector<bool> read_mask(const Group& g, const std::string& name, index_t n, const Group& frame,
+                            const std::string& column) {
   std::vector<bool> mask(static_cast<std::size_t>(n), false);
   if (!g.has_array(name)) return mask;
   const ArrayMeta meta = one_dimensional(checked_meta(g, name), g, name);
@@ -109,8 +109,7 @@ Column read_nullable_string(const Group& frame, const std::string& name) {
   const ArrayMeta meta = one_dimensional(checked_meta(*g, "values"), *g, "values");
   if (!meta.is_string()) bad(frame, name, "nullable-string-array values must be strings");
   std::vector<std::string> values = g->read_strings("values");
-  std::vector<bool> mask =
-      read_mask(*g, "mask", static_cast<index_t>(values.size()), frame, name);
+  std::vector<bool> mask = read_mask(*g, "mask", static_cast<index_t>(values.size()), frame, name);
   std::string na;
   const Json attrs = g->attributes();
   if (attrs.contains("na-value")) {
@@ -169,20 +168,23 @@ Categories legacy_categories(const Group& frame, const std::string& column, cons
   }
   for (const std::string& p : parts) {
     if (p.empty() || p == "." || p == "..")
-      bad(frame, column, "attribute 'categories' holds a malformed path '" + target.get<std::string>() + "'");
+      bad(frame, column,
+          "attribute 'categories' holds a malformed path '" + target.get<std::string>() + "'");
   }
   std::unique_ptr<Group> owned;
   const Group* at = &frame;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     if (!at->has_group(parts[i]))
-      bad(frame, column, "attribute 'categories' points to " + target.get<std::string>() +
-                             ", which does not exist");
+      bad(frame, column,
+          "attribute 'categories' points to " + target.get<std::string>() +
+              ", which does not exist");
     owned = at->group(parts[i]);
     at = owned.get();
   }
   if (!at->has_array(parts.back()))
-    bad(frame, column, "attribute 'categories' points to " + target.get<std::string>() +
-                           ", which is not an array");
+    bad(frame, column,
+        "attribute 'categories' points to " + target.get<std::string>() +
+            ", which is not an array");
   return {categories_of(*at, parts.back()),
           ordered_attribute(at->attributes(parts.back()), *at, parts.back())};
 }
@@ -193,9 +195,11 @@ std::optional<Column> read_column(const Group& frame, const std::string& name, i
   if (!frame.has_group(name) && !frame.has_array(name))
     bad(frame, name, "column listed in column-order is missing");
   const Encoding e = encoding_of(frame, name);
-  if (legacy && e.empty() && frame.has_array(name) && frame.attributes(name).contains("categories")) {
+  if (legacy && e.empty() && frame.has_array(name) &&
+      frame.attributes(name).contains("categories")) {
     Categories cats = legacy_categories(frame, name, frame.attributes(name).at("categories"));
-    column = categorical(frame, name, read_codes(frame, name), std::move(cats.values), cats.ordered);
+    column =
+        categorical(frame, name, read_codes(frame, name), std::move(cats.values), cats.ordered);
   } else if (frame.has_group(name)) {
     const auto& table = group_columns();
     const auto it = table.find({e.type, e.version});
@@ -283,16 +287,17 @@ DataFrame read_compound_frame(const Group& parent, const std::string& name) {
   const std::vector<Field>& fields = meta.fields;
   const auto read = [&](const Field& f) -> Column {
     if (f.count != 1)
-      bad(parent, name, "field '" + f.name + "' holds " + std::to_string(f.count) +
-                            " values per row; a table column holds one");
+      bad(parent, name,
+          "field '" + f.name + "' holds " + std::to_string(f.count) +
+              " values per row; a table column holds one");
     FieldValues v = parent.read_field(name, f.name);
     if (!v.values) return Column::strings(std::move(v.strings));
     return Column::values(*v.values);
   };
   if (fields.front().dtype)
-    bad(parent, name, "the first field ('" + fields.front().name +
-                          "') is the index and must hold strings, not " +
-                          std::string(tessera::name(*fields.front().dtype)));
+    bad(parent, name,
+        "the first field ('" + fields.front().name + "') is the index and must hold strings, not " +
+            std::string(tessera::name(*fields.front().dtype)));
   const Column index_column = read(fields.front());
   std::vector<std::string> index;
   for (index_t i = 0; i < index_column.size(); ++i)
@@ -346,8 +351,7 @@ void write_dataframe(Group& parent, const std::string& name, const DataFrame& fr
   };
   const auto write_values = [&](Group& into, const std::string& key, const Chunk& values) {
     const Chunk row = as_row(values);
-    into.create_array(key, ArrayMeta{{row.cols()}, row.dtype(), {vector_chunk(row.cols())}},
-                      none);
+    into.create_array(key, ArrayMeta{{row.cols()}, row.dtype(), {vector_chunk(row.cols())}}, none);
     if (row.cols() > 0) into.write(key, Box{{0}, {row.cols()}}, row);
     set_encoding(into, key, false, "array", "0.2.0");
   };

@@ -66,11 +66,11 @@ void set_encoding(Group& parent, const std::string& name, bool is_group, const s
 
 bool skip_unknown(const Group& parent, const std::string& name, const Encoding& e,
                   const ReadOptions& options, const std::string& role) {
-  const std::string what = where(parent, name) + ": " +
-                           (e.empty() ? std::string("an element without encoding-type")
-                                      : "encoding-type '" + e.type + "' encoding-version '" +
-                                            e.version + "'") +
-                           " is not known to Tessera as a " + role;
+  const std::string what =
+      where(parent, name) + ": " +
+      (e.empty() ? std::string("an element without encoding-type")
+                 : "encoding-type '" + e.type + "' encoding-version '" + e.version + "'") +
+      " is not known to Tessera as a " + role;
   if (!options.skip_unknown) throw FormatError(what + " (--skip-unknown drops such elements)");
   if (options.warn) options.warn(what + "; dropped");
   return true;

@@ -34,8 +34,8 @@ std::optional<UnsValue> read_frame(const Group& parent, const std::string& name,
 }
 
 // Small by nature: read whole, in memory.
-std::optional<UnsValue> read_sparse(const Group& parent, const std::string& name,
-                                    const Encoding&, const ReadOptions& options) {
+std::optional<UnsValue> read_sparse(const Group& parent, const std::string& name, const Encoding&,
+                                    const ReadOptions& options) {
   const std::shared_ptr<const Group> borrowed(&parent, [](const Group*) {});
   if (auto m = read_matrix(borrowed, name, options)) return NdArray::matrix(m->compute());
   return std::nullopt;
@@ -51,8 +51,8 @@ std::optional<UnsValue> read_null(const Group&, const std::string&, const Encodi
   return Null{};
 }
 
-std::optional<UnsValue> read_records(const Group& parent, const std::string& name,
-                                     const Encoding&, const ReadOptions&) {
+std::optional<UnsValue> read_records(const Group& parent, const std::string& name, const Encoding&,
+                                     const ReadOptions&) {
   const ArrayMeta meta = checked_meta(parent, name);
   if (!meta.is_compound() || meta.shape.size() != 1)
     bad(parent, name, "a rec-array must be a one-dimensional compound array");
@@ -65,8 +65,8 @@ std::optional<UnsValue> read_records(const Group& parent, const std::string& nam
   return records;
 }
 
-std::optional<UnsValue> read_array(const Group& parent, const std::string& name,
-                                   const Encoding& e, const ReadOptions& options) {
+std::optional<UnsValue> read_array(const Group& parent, const std::string& name, const Encoding& e,
+                                   const ReadOptions& options) {
   const ArrayMeta meta = checked_meta(parent, name);
   if (meta.is_compound()) {
     if (!e.empty()) bad(parent, name, "encoding-type '" + e.type + "' on a compound array");
@@ -77,8 +77,7 @@ std::optional<UnsValue> read_array(const Group& parent, const std::string& name,
     if (meta.shape.empty()) return values.at(0);
     // h5py reads fixed-length ASCII strings as bytes, and anndata before 0.8 returned a
     // one-element array of them as the string itself.
-    if (e.empty() && meta.fixed_bytes && meta.shape == std::vector<index_t>{1})
-      return values.at(0);
+    if (e.empty() && meta.fixed_bytes && meta.shape == std::vector<index_t>{1}) return values.at(0);
     return StringArray{std::move(values), meta.shape};
   }
   return NdArray{parent.read_all(name), meta.shape};
@@ -128,9 +127,11 @@ void write_ndarray(Group& g, const std::string& key, const NdArray& v) {
   if (v.data.shape().size() > 0) g.write(key, box, v.data);
 }
 
-void set_attributes(Group& parent, const std::string& name, bool is_group, const std::string& text) {
+void set_attributes(Group& parent, const std::string& name, bool is_group,
+                    const std::string& text) {
   const Json attrs = Json::parse(text, nullptr, false);
-  if (!attrs.is_object()) throw InternalError(where(parent, name) + ": stored attributes are not an object");
+  if (!attrs.is_object())
+    throw InternalError(where(parent, name) + ": stored attributes are not an object");
   for (const auto& [k, v] : attrs.items()) {
     if (is_group) {
       parent.group(name)->set_attribute(k, v);
@@ -174,7 +175,8 @@ StoredElement read_stored(const Group& parent, const std::string& name, const En
     if (attrs.contains("length")) {
       const Json& length = attrs.at("length");
       if (!length.is_number_integer() || length.get<std::int64_t>() < 0)
-        bad(parent, name, "attribute 'length' must be a non-negative integer, got " + length.dump());
+        bad(parent, name,
+            "attribute 'length' must be a non-negative integer, got " + length.dump());
       element.length = length.get<std::int64_t>();
     }
     for (const std::string& child : g->children())

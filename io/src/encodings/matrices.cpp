@@ -25,8 +25,8 @@ Array sparse_group(const std::shared_ptr<const Group>& parent, const std::string
                    Shape shape, const ReadOptions& options) {
   std::shared_ptr<const Group> g = parent->group(name);
   const index_t major = csc ? shape.cols : shape.rows, minor = csc ? shape.rows : shape.cols;
-  const Array rows = lazy_csr(g, Shape{major, minor}, std::nullopt, options, csc ? " csc" : "",
-                              {}, csc ? "read-csc" : "read-csr");
+  const Array rows = lazy_csr(g, Shape{major, minor}, std::nullopt, options, csc ? " csc" : "", {},
+                              csc ? "read-csc" : "read-csr");
   return csc ? rows.transpose() : rows;
 }
 
@@ -52,9 +52,8 @@ std::optional<Array> read_h5sparse(const std::shared_ptr<const Group>& parent,
   return sparse_group(parent, name, format == "csc", shape, options);
 }
 
-std::optional<Array> read_dense(const std::shared_ptr<const Group>& parent,
-                                const std::string& name, const Encoding&,
-                                const ReadOptions& options) {
+std::optional<Array> read_dense(const std::shared_ptr<const Group>& parent, const std::string& name,
+                                const Encoding&, const ReadOptions& options) {
   return lazy_dense(parent, name, options);
 }
 

@@ -105,17 +105,18 @@ void clean_uns(AnnData& a, const Group& root) {
         const double code = codes.values().value_at(i, 0);
         fits = code >= -1 && code < static_cast<double>(categories.size());
         if (!fits && misfit.empty()) {
-          misfit = frame->name() + "/" + column + ": code " + std::to_string(static_cast<index_t>(code)) +
-                   " at row " + std::to_string(i) + " is outside the " +
-                   std::to_string(categories.size()) + " categories in uns/" + key;
+          misfit = frame->name() + "/" + column + ": code " +
+                   std::to_string(static_cast<index_t>(code)) + " at row " + std::to_string(i) +
+                   " is outside the " + std::to_string(categories.size()) + " categories in uns/" +
+                   key;
         }
       }
       if (!fits) continue;
       placed = true;
       try {
         const DType wide = is_signed_int(codes.dtype()) ? codes.dtype() : DType::int64;
-        frame->set(column, Column::categorical_from_codes(codes.values().astype(wide),
-                                                          categories, false));
+        frame->set(column,
+                   Column::categorical_from_codes(codes.values().astype(wide), categories, false));
       } catch (const Error& e) {
         bad(root, frame->name() + "/" + column,
             std::string("codes do not fit uns/") + key + ": " + e.what());
@@ -130,8 +131,7 @@ void clean_uns(AnnData& a, const Group& root) {
 
 // anndata's _move_adj_mtx: neighbor graphs stored in uns (anndata < 0.7) belong in obsp.
 void move_adjacency(AnnData& a, const Group& root) {
-  if (!a.uns().contains("neighbors") || !a.uns().at("neighbors").holds<UnsValue::Mapping>())
-    return;
+  if (!a.uns().contains("neighbors") || !a.uns().at("neighbors").holds<UnsValue::Mapping>()) return;
   Uns& neighbors = a.uns().at("neighbors").mapping();
   for (const char* key : {"distances", "connectivities"}) {
     if (!neighbors.contains(key) || !neighbors.at(key).holds<NdArray>()) continue;

@@ -420,8 +420,8 @@ ArrayMeta Hdf5Group::array_meta(const std::string& name) const {
     } else {
       const ElementType element = classify(type.id(), at);
       if (!element.is_string) meta.dtype = element.dtype;
-      meta.fixed_bytes = element.is_string && !element.variable_length &&
-                         H5Tget_cset(type.id()) == H5T_CSET_ASCII;
+      meta.fixed_bytes =
+          element.is_string && !element.variable_length && H5Tget_cset(type.id()) == H5T_CSET_ASCII;
     }
   }
   const PropListId dcpl(
@@ -604,8 +604,8 @@ void Hdf5Group::write_compound(const std::string& name, const std::vector<FieldV
       TypeId base = file_type(f.values->dtype());
       if (f.values->cols() != 1) {
         const hsize_t count[1] = {static_cast<hsize_t>(f.values->cols())};
-        base = TypeId(check_id(H5Tarray_create2(base.id(), 1, count), Fail::io, at,
-                               "H5Tarray_create2"));
+        base = TypeId(
+            check_id(H5Tarray_create2(base.id(), 1, count), Fail::io, at, "H5Tarray_create2"));
       }
       types.push_back(std::move(base));
     } else {
@@ -623,8 +623,8 @@ void Hdf5Group::write_compound(const std::string& name, const std::vector<FieldV
   }
   const TypeId compound(check_id(H5Tcreate(H5T_COMPOUND, record), Fail::io, at, "H5Tcreate"));
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    check(H5Tinsert(compound.id(), fields[i].name.c_str(), offsets[i], types[i].id()), Fail::io,
-          at, "H5Tinsert");
+    check(H5Tinsert(compound.id(), fields[i].name.c_str(), offsets[i], types[i].id()), Fail::io, at,
+          "H5Tinsert");
   }
   std::vector<std::byte> raw(static_cast<std::size_t>(n) * record, std::byte{0});
   for (std::size_t i = 0; i < fields.size(); ++i) {

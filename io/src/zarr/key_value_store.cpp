@@ -103,8 +103,8 @@ std::optional<Bytes> KeyValueStore::get_range(std::string_view key, std::uint64_
   if (!value) return std::nullopt;
   if (offset > value->size() || length > value->size() - offset) {
     throw FormatError("zarr store: " + describe(key) + ": bytes " + std::to_string(offset) + "+" +
-                      std::to_string(length) + " lie outside its " +
-                      std::to_string(value->size()) + " bytes");
+                      std::to_string(length) + " lie outside its " + std::to_string(value->size()) +
+                      " bytes");
   }
   return Bytes(value->begin() + static_cast<std::ptrdiff_t>(offset),
                value->begin() + static_cast<std::ptrdiff_t>(offset + length));
@@ -140,8 +140,8 @@ std::optional<Bytes> DirectoryStore::get_range(std::string_view key, std::uint64
   Bytes out(static_cast<std::size_t>(length));
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd.get(), out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw IoError("zarr store: cannot read " + file.string() + ": " + errno_text(errno));

@@ -123,8 +123,8 @@ ZarrDType ZarrDType::parse(const Json& text) {
       }
       const ZarrDType inner = ZarrDType::parse(f[1]);
       if (inner.kind == ZarrKind::object || inner.kind == ZarrKind::structured) {
-        throw FormatError("unsupported dtype: field '" + field.name + "' of type " +
-                          f[1].dump() + " (fields must be numbers or fixed-width strings)");
+        throw FormatError("unsupported dtype: field '" + field.name + "' of type " + f[1].dump() +
+                          " (fields must be numbers or fixed-width strings)");
       }
       field.kind = inner.kind;
       field.dtype = inner.dtype;
@@ -133,8 +133,9 @@ ZarrDType ZarrDType::parse(const Json& text) {
       if (f.size() == 3) {
         const Json& shape = f[2];
         if (!shape.is_array() || shape.size() > 1 ||
-            (shape.size() == 1 && (!shape[0].is_number_integer() || shape[0].get<std::int64_t>() < 1 ||
-                                   shape[0].get<std::int64_t>() > (std::int64_t{1} << 20)))) {
+            (shape.size() == 1 &&
+             (!shape[0].is_number_integer() || shape[0].get<std::int64_t>() < 1 ||
+              shape[0].get<std::int64_t>() > (std::int64_t{1} << 20)))) {
           throw FormatError("unsupported dtype: field '" + field.name + "' has sub-array shape " +
                             shape.dump() + " (at most one dimension, 1 to 2^20)");
         }
@@ -142,7 +143,8 @@ ZarrDType ZarrDType::parse(const Json& text) {
       }
       field.offset = t.itemsize;
       t.itemsize += field.itemsize * static_cast<std::size_t>(field.count);
-      if (t.itemsize > (std::size_t{1} << 30)) throw FormatError("unsupported dtype: records too large");
+      if (t.itemsize > (std::size_t{1} << 30))
+        throw FormatError("unsupported dtype: records too large");
       t.fields.push_back(std::move(field));
     }
     return t;

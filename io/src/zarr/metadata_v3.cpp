@@ -25,8 +25,8 @@ std::vector<index_t> dims(const Json& v, const std::string& what, const std::str
                           index_t minimum) {
   if (!v.is_array()) fail(where, what + " must be a list, got " + v.dump());
   if (v.size() > 2) {
-    fail(where, std::to_string(v.size()) + "-dimensional arrays are not supported (" + what +
-                    " " + v.dump() + "; Tessera reads 0, 1 or 2 dimensions)");
+    fail(where, std::to_string(v.size()) + "-dimensional arrays are not supported (" + what + " " +
+                    v.dump() + "; Tessera reads 0, 1 or 2 dimensions)");
   }
   std::vector<index_t> out;
   for (const Json& d : v) {
@@ -51,7 +51,8 @@ struct Named {
 Named named(const Json& v, const std::string& what, const std::string& where) {
   if (v.is_string()) return {v.get<std::string>(), Json::object()};
   if (!v.is_object() || !v.contains("name") || !v.at("name").is_string())
-    fail(where, what + " must be a name or {\"name\": ..., \"configuration\": ...}, got " + v.dump());
+    fail(where,
+         what + " must be a name or {\"name\": ..., \"configuration\": ...}, got " + v.dump());
   Named n{v.at("name").get<std::string>(), Json::object()};
   if (v.contains("configuration")) {
     if (!v.at("configuration").is_object())
@@ -72,9 +73,9 @@ ZarrDType numeric(DType d) {
 ZarrDType data_type(const Json& v, const std::string& where) {
   const Named t = named(v, "data_type", where);
   static const std::pair<const char*, DType> kNumeric[] = {
-      {"bool", DType::boolean}, {"int8", DType::int8},       {"int16", DType::int16},
-      {"int32", DType::int32},  {"int64", DType::int64},     {"uint8", DType::uint8},
-      {"uint16", DType::uint16}, {"uint32", DType::uint32}, {"uint64", DType::uint64},
+      {"bool", DType::boolean},    {"int8", DType::int8},      {"int16", DType::int16},
+      {"int32", DType::int32},     {"int64", DType::int64},    {"uint8", DType::uint8},
+      {"uint16", DType::uint16},   {"uint32", DType::uint32},  {"uint64", DType::uint64},
       {"float32", DType::float32}, {"float64", DType::float64}};
   for (const auto& [name, d] : kNumeric) {
     if (t.name == name) return numeric(d);
@@ -93,8 +94,9 @@ ZarrDType data_type(const Json& v, const std::string& where) {
     const Json length = t.config.value("length_bytes", Json());
     if (!length.is_number_integer() || length.get<std::int64_t>() < 4 ||
         length.get<std::int64_t>() % 4 != 0 || length.get<std::int64_t>() > (std::int64_t{1} << 30))
-      fail(where, "data_type fixed_length_utf32 needs length_bytes, a positive multiple of 4, got " +
-                      length.dump());
+      fail(where,
+           "data_type fixed_length_utf32 needs length_bytes, a positive multiple of 4, got " +
+               length.dump());
     out.kind = ZarrKind::fixed_unicode;
     out.itemsize = static_cast<std::size_t>(length.get<std::int64_t>());
     return out;
@@ -117,7 +119,8 @@ ZarrDType data_type(const Json& v, const std::string& where) {
       } else {
         fail(where, "data_type " + t.name + ": a field must be [name, data_type], got " + f.dump());
       }
-      if (!seen.insert(name).second) fail(where, "data_type " + t.name + ": field '" + name + "' twice");
+      if (!seen.insert(name).second)
+        fail(where, "data_type " + t.name + ": field '" + name + "' twice");
       const ZarrDType inner = data_type(type, where);
       if (inner.kind == ZarrKind::object || inner.kind == ZarrKind::structured)
         fail(where, "data_type " + t.name + ": field '" + name +
@@ -134,8 +137,9 @@ ZarrDType data_type(const Json& v, const std::string& where) {
     return out;
   }
   if (t.name == "float16" || t.name.starts_with("complex"))
-    fail(where, "data_type '" + t.name + "' is not supported (Tessera holds bool, integers, "
-                "float32/64, strings and structs)");
+    fail(where, "data_type '" + t.name +
+                    "' is not supported (Tessera holds bool, integers, "
+                    "float32/64, strings and structs)");
   fail(where, "unknown data_type '" + t.name + "'");
 }
 
@@ -173,7 +177,8 @@ Json positive_int(const Json& config, const char* key, const std::string& what,
                   const std::string& where, std::int64_t fallback) {
   if (!config.contains(key)) return fallback;
   const Json& v = config.at(key);
-  if (!v.is_number_integer()) fail(where, what + ": '" + key + "' must be an integer, got " + v.dump());
+  if (!v.is_number_integer())
+    fail(where, what + ": '" + key + "' must be an integer, got " + v.dump());
   return v;
 }
 
@@ -236,14 +241,17 @@ void codecs(const Json& list, ZarrArraySpec& spec, const std::string& where, boo
     if (chain[i].name != "transpose") {
       if (i + 1 == chain.size() || chain[i].name == "zstd" || chain[i].name == "gzip" ||
           chain[i].name == "blosc" || chain[i].name == "crc32c")
-        fail(where, "the codec list has no array-to-bytes codec (bytes, vlen-utf8, sharding_indexed) "
-                    "before '" + chain[i].name + "'");
+        fail(where,
+             "the codec list has no array-to-bytes codec (bytes, vlen-utf8, sharding_indexed) "
+             "before '" +
+                 chain[i].name + "'");
       fail(where, "unknown codec '" + chain[i].name + "'");
     }
     const Json order = chain[i].config.value("order", Json());
     std::vector<std::int64_t> o;
     if (order.is_array()) {
-      for (const Json& x : order) o.push_back(x.is_number_integer() ? x.get<std::int64_t>() : -1);
+      for (const Json& x : order)
+        o.push_back(x.is_number_integer() ? x.get<std::int64_t>() : -1);
     }
     const std::size_t rank = spec.shape.size();
     if (rank == 2 && o == std::vector<std::int64_t>{1, 0}) {
@@ -263,9 +271,11 @@ void codecs(const Json& list, ZarrArraySpec& spec, const std::string& where, boo
     const std::size_t item = spec.dtype.kind == ZarrKind::fixed_unicode ? 4 : spec.dtype.itemsize;
     if (endian.is_null()) {
       if (item > 1 && spec.dtype.kind != ZarrKind::structured)
-        fail(where, "codec 'bytes' needs \"endian\" for items of " + std::to_string(item) + " bytes");
+        fail(where,
+             "codec 'bytes' needs \"endian\" for items of " + std::to_string(item) + " bytes");
     } else if (endian == "big") {
-      if (spec.dtype.kind == ZarrKind::structured) fail(where, "big-endian structs are not supported");
+      if (spec.dtype.kind == ZarrKind::structured)
+        fail(where, "big-endian structs are not supported");
       spec.dtype.big_endian = item > 1;
     } else if (endian != "little") {
       fail(where, "codec 'bytes': endian must be little or big, got " + endian.dump());
@@ -283,11 +293,12 @@ void codecs(const Json& list, ZarrArraySpec& spec, const std::string& where, boo
     const Json chunk = ab.config.value("chunk_shape", Json());
     std::vector<index_t> inner_chunks = dims(chunk, "sharding_indexed chunk_shape", where, 1);
     if (inner_chunks.size() != spec.chunks.size())
-      fail(where, "sharding_indexed chunk_shape " + chunk.dump() + " does not match the shard's rank");
+      fail(where,
+           "sharding_indexed chunk_shape " + chunk.dump() + " does not match the shard's rank");
     for (std::size_t d = 0; d < inner_chunks.size(); ++d) {
       if (spec.chunks[d] % inner_chunks[d] != 0)
-        fail(where, "sharding_indexed chunk_shape " + chunk.dump() +
-                        " does not divide the shard shape");
+        fail(where,
+             "sharding_indexed chunk_shape " + chunk.dump() + " does not divide the shard shape");
     }
     spec.shard = spec.chunks;
     spec.chunks = inner_chunks;
@@ -295,17 +306,20 @@ void codecs(const Json& list, ZarrArraySpec& spec, const std::string& where, boo
     if (location != "end" && location != "start")
       fail(where, "sharding_indexed index_location must be start or end, got " + location.dump());
     spec.index_at_end = location == "end";
-    const Json index = ab.config.value("index_codecs", Json::array({Json{{"name", "bytes"},
-                                                                         {"configuration", {{"endian", "little"}}}},
-                                                                    Json{{"name", "crc32c"}}}));
+    const Json index = ab.config.value(
+        "index_codecs",
+        Json::array({Json{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}},
+                     Json{{"name", "crc32c"}}}));
     std::vector<Named> ic;
     if (!index.is_array()) fail(where, "sharding_indexed index_codecs must be a list");
     for (const Json& c : index)
       ic.push_back(named(c, "index codec", where));
-    if (ic.empty() || ic[0].name != "bytes" || ic[0].config.value("endian", Json("little")) != "little" ||
-        ic.size() > 2 || (ic.size() == 2 && ic[1].name != "crc32c"))
-      fail(where, "sharding_indexed index_codecs " + index.dump() +
-                      " are not supported (Tessera reads bytes little-endian, optionally + crc32c)");
+    if (ic.empty() || ic[0].name != "bytes" ||
+        ic[0].config.value("endian", Json("little")) != "little" || ic.size() > 2 ||
+        (ic.size() == 2 && ic[1].name != "crc32c"))
+      fail(where,
+           "sharding_indexed index_codecs " + index.dump() +
+               " are not supported (Tessera reads bytes little-endian, optionally + crc32c)");
     spec.index_checksum = ic.size() == 2;
     const Json inner_codecs = ab.config.value("codecs", Json());
     codecs(inner_codecs, spec, where, true);
@@ -332,7 +346,8 @@ void codecs(const Json& list, ZarrArraySpec& spec, const std::string& where, boo
   try {
     if (!spec.compressor.is_null()) (void)make_codec(spec.compressor);
     if (spec.filters.is_array()) {
-      for (std::size_t k = spec.dtype.kind == ZarrKind::object ? 1 : 0; k < spec.filters.size(); ++k)
+      for (std::size_t k = spec.dtype.kind == ZarrKind::object ? 1 : 0; k < spec.filters.size();
+           ++k)
         (void)make_codec(spec.filters[k]);
     }
   } catch (const FormatError& e) {
@@ -388,7 +403,8 @@ Json v3_codec(const Json& config, std::size_t typesize) {
     return Json{{"name", "zstd"},
                 {"configuration", {{"level", config.value("level", 0)}, {"checksum", false}}}};
   }
-  if (id == "gzip") return Json{{"name", "gzip"}, {"configuration", {{"level", config.value("level", 5)}}}};
+  if (id == "gzip")
+    return Json{{"name", "gzip"}, {"configuration", {{"level", config.value("level", 5)}}}};
   if (id == "crc32c") return Json{{"name", "crc32c"}};
   if (id == "blosc") {
     static const char* kShuffle[] = {"noshuffle", "shuffle", "bitshuffle"};
@@ -417,9 +433,9 @@ Json v3_fill(const ZarrArraySpec& spec) {
 }  // namespace
 
 Json ZarrArraySpec::to_json_v3() const {
-  const std::size_t typesize = dtype.kind == ZarrKind::object ? 1
+  const std::size_t typesize = dtype.kind == ZarrKind::object          ? 1
                                : dtype.kind == ZarrKind::fixed_unicode ? 4
-                                                                        : dtype.itemsize;
+                                                                       : dtype.itemsize;
   Json chain = Json::array();
   if (fortran_order && shape.size() == 2)
     chain.push_back(Json{{"name", "transpose"}, {"configuration", {{"order", {1, 0}}}}});
@@ -445,9 +461,9 @@ Json ZarrArraySpec::to_json_v3() const {
               {"configuration",
                {{"chunk_shape", chunks},
                 {"codecs", chain},
-                {"index_codecs", Json::array({Json{{"name", "bytes"},
-                                                    {"configuration", {{"endian", "little"}}}},
-                                               Json{{"name", "crc32c"}}})},
+                {"index_codecs",
+                 Json::array({Json{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}},
+                              Json{{"name", "crc32c"}}})},
                 {"index_location", index_at_end ? "end" : "start"}}}}});
   }
   Json doc;
@@ -456,11 +472,10 @@ Json ZarrArraySpec::to_json_v3() const {
   doc["shape"] = shape;
   doc["data_type"] = v3_data_type(dtype);
   doc["chunk_grid"] = Json{{"name", "regular"}, {"configuration", {{"chunk_shape", grid}}}};
-  doc["chunk_key_encoding"] = default_keys
-                                  ? Json{{"name", "default"},
-                                         {"configuration", {{"separator", std::string(1, separator)}}}}
-                                  : Json{{"name", "v2"},
-                                         {"configuration", {{"separator", std::string(1, separator)}}}};
+  doc["chunk_key_encoding"] =
+      default_keys
+          ? Json{{"name", "default"}, {"configuration", {{"separator", std::string(1, separator)}}}}
+          : Json{{"name", "v2"}, {"configuration", {{"separator", std::string(1, separator)}}}};
   doc["fill_value"] = v3_fill(*this);
   doc["codecs"] = codecs_json;
   doc["attributes"] = Json::object();
@@ -470,12 +485,13 @@ Json ZarrArraySpec::to_json_v3() const {
 ZarrArraySpec ZarrArraySpec::parse_v3(const Json& doc, const std::string& where) {
   if (!doc.is_object()) fail(where, "zarr.json must be a JSON object");
   static const std::set<std::string> kKnown = {
-      "zarr_format", "node_type",       "shape",    "data_type",  "chunk_grid",
-      "chunk_key_encoding", "fill_value", "codecs", "attributes", "dimension_names",
+      "zarr_format",         "node_type",  "shape",  "data_type",  "chunk_grid",
+      "chunk_key_encoding",  "fill_value", "codecs", "attributes", "dimension_names",
       "storage_transformers"};
   for (const auto& [k, v] : doc.items()) {
     if (kKnown.contains(k)) continue;
-    if (v.is_object() && v.contains("must_understand") && v.at("must_understand") == false) continue;
+    if (v.is_object() && v.contains("must_understand") && v.at("must_understand") == false)
+      continue;
     fail(where, "unknown key '" + k + "' (not marked \"must_understand\": false)");
   }
   if (doc.value("zarr_format", Json()) != 3) fail(where, "zarr_format must be 3");
@@ -484,11 +500,12 @@ ZarrArraySpec ZarrArraySpec::parse_v3(const Json& doc, const std::string& where)
   spec.zarr_format = 3;
   spec.shape = dims(doc.value("shape", Json()), "\"shape\"", where, 0);
   const Named grid = named(doc.value("chunk_grid", Json()), "chunk_grid", where);
-  if (grid.name != "regular") fail(where, "chunk_grid '" + grid.name + "' is not supported (regular)");
+  if (grid.name != "regular")
+    fail(where, "chunk_grid '" + grid.name + "' is not supported (regular)");
   spec.chunks = dims(grid.config.value("chunk_shape", Json()), "chunk_shape", where, 1);
-  if (spec.chunks.size() != spec.shape.size())
-    fail(where, "chunk_shape and shape differ in rank");
-  const Named keys = named(doc.value("chunk_key_encoding", Json("default")), "chunk_key_encoding", where);
+  if (spec.chunks.size() != spec.shape.size()) fail(where, "chunk_shape and shape differ in rank");
+  const Named keys =
+      named(doc.value("chunk_key_encoding", Json("default")), "chunk_key_encoding", where);
   if (keys.name == "default") {
     spec.default_keys = true;
     spec.separator = '/';
@@ -499,7 +516,8 @@ ZarrArraySpec ZarrArraySpec::parse_v3(const Json& doc, const std::string& where)
   }
   if (keys.config.contains("separator")) {
     const Json sep = keys.config.at("separator");
-    if (sep != "/" && sep != ".") fail(where, "chunk key separator must be \"/\" or \".\", got " + sep.dump());
+    if (sep != "/" && sep != ".")
+      fail(where, "chunk key separator must be \"/\" or \".\", got " + sep.dump());
     spec.separator = sep.get<std::string>()[0];
   }
   const Json transformers = doc.value("storage_transformers", Json::array());

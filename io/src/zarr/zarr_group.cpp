@@ -510,9 +510,10 @@ class ZarrGroup final : public Group {
       if (!doc || !doc->contains("attributes")) return Json::object();
       const Json& attrs = doc->at("attributes");
       if (!attrs.is_object()) {
-        throw FormatError("zarr: " + store_->describe(array.empty() ? key("zarr.json")
-                                                                     : key(array, "zarr.json")) +
-                          ": \"attributes\" must be a JSON object");
+        throw FormatError(
+            "zarr: " +
+            store_->describe(array.empty() ? key("zarr.json") : key(array, "zarr.json")) +
+            ": \"attributes\" must be a JSON object");
       }
       return attrs;
     }
@@ -555,8 +556,7 @@ class ZarrGroup final : public Group {
     if (spec.dtype.kind == ZarrKind::numeric) meta.dtype = spec.dtype.dtype;
     for (const detail::ZarrField& f : spec.dtype.fields) {
       meta.fields.push_back(
-          Field{f.name,
-                f.kind == ZarrKind::numeric ? std::optional<DType>(f.dtype) : std::nullopt,
+          Field{f.name, f.kind == ZarrKind::numeric ? std::optional<DType>(f.dtype) : std::nullopt,
                 f.count});
     }
     return meta;
@@ -586,11 +586,12 @@ class ZarrGroup final : public Group {
     for (index_t c = 0; c * per_chunk < n; ++c) {
       const std::string ckey = spec.chunk_key(0, c);
       raw.assign(static_cast<std::size_t>(per_chunk) * record, std::byte{0});
-      if (auto data = fetch(spec, name, 0, c)) decode_chunk(spec, pipeline, *data, raw, where, ckey);
+      if (auto data = fetch(spec, name, 0, c))
+        decode_chunk(spec, pipeline, *data, raw, where, ckey);
       const index_t end = std::min(n, (c + 1) * per_chunk);
       for (index_t r = c * per_chunk; r < end; ++r) {
-        const std::byte* p = raw.data() + static_cast<std::size_t>(r - c * per_chunk) * record +
-                             f->offset;
+        const std::byte* p =
+            raw.data() + static_cast<std::size_t>(r - c * per_chunk) * record + f->offset;
         if (numeric) {
           auto* dst = const_cast<std::byte*>(out.values->raw_row(r));
           const std::size_t bytes = f->itemsize * static_cast<std::size_t>(f->count);
@@ -643,8 +644,8 @@ class ZarrGroup final : public Group {
       } else {
         if (static_cast<index_t>(v.strings.size()) != n)
           throw ShapeError("zarr: " + where + ": field '" + v.name + "' has " +
-                           std::to_string(v.strings.size()) + " strings for " +
-                           std::to_string(n) + " records");
+                           std::to_string(v.strings.size()) + " strings for " + std::to_string(n) +
+                           " records");
         f.kind = ZarrKind::fixed_unicode;
         std::size_t longest = 1;
         for (const std::string& text : v.strings) {
@@ -669,8 +670,8 @@ class ZarrGroup final : public Group {
         if (fields[i].values) {
           const Chunk& values = *fields[i].values;
           for (index_t c = 0; c < f.count; ++c)
-            std::memcpy(dst + static_cast<std::size_t>(c) * f.itemsize, values.raw_row(r) +
-                            static_cast<std::size_t>(c) * f.itemsize, f.itemsize);
+            std::memcpy(dst + static_cast<std::size_t>(c) * f.itemsize,
+                        values.raw_row(r) + static_cast<std::size_t>(c) * f.itemsize, f.itemsize);
         } else {
           const std::u32string& text = texts[i][static_cast<std::size_t>(r)];
           for (std::size_t k = 0; k < text.size(); ++k) {
@@ -1088,8 +1089,9 @@ class ZarrGroup final : public Group {
       const auto body = std::span<const std::byte>(index).first(index_bytes - 4);
       std::uint32_t stored = 0;
       for (int k = 0; k < 4; ++k)
-        stored |= std::to_integer<std::uint32_t>(index[index_bytes - 4 + static_cast<std::size_t>(k)])
-                  << (8 * k);
+        stored |=
+            std::to_integer<std::uint32_t>(index[index_bytes - 4 + static_cast<std::size_t>(k)])
+            << (8 * k);
       if (stored != detail::crc32c(body))
         throw FormatError("zarr: " + where + ": the shard index fails its crc32c check");
     }
@@ -1257,8 +1259,8 @@ class ZarrGroup final : public Group {
     if (!aligned(start.rows, count.rows, shard.rows, shape.rows) ||
         !aligned(start.cols, count.cols, shard.cols, shape.cols)) {
       throw ValueError("zarr: " + where + ": writes to a sharded array cover whole shards " +
-                       dims_text(spec.shard) + "; box start " + dims_text(box.start) +
-                       " count " + dims_text(box.count) + " does not");
+                       dims_text(spec.shard) + "; box start " + dims_text(box.start) + " count " +
+                       dims_text(box.count) + " does not");
     }
     const index_t per_rows = shard.rows / inner.rows, per_cols = shard.cols / inner.cols;
     const auto is = static_cast<index_t>(spec.dtype.itemsize);
@@ -1462,8 +1464,7 @@ Json parse_document(const Bytes& bytes, const std::string& where) {
 // root zarr.json but children that have one. The root's inline consolidated metadata, when
 // present, fills the node cache (opening costs one read); nullopt when this is not v3 at all.
 std::unique_ptr<Group> open_v3(const std::shared_ptr<KeyValueStore>& store,
-                               const std::string& label, bool writable,
-                               const std::string& prefix) {
+                               const std::string& label, bool writable, const std::string& prefix) {
   const auto at = [&](const std::string& file) {
     return prefix.empty() ? file : prefix + "/" + file;
   };
@@ -1503,8 +1504,8 @@ std::unique_ptr<Group> open_v3(const std::shared_ptr<KeyValueStore>& store,
     }
     if (!children) return nullptr;
   }
-  return std::make_unique<ZarrGroup>(store, label, prefix, writable,
-                                     std::make_shared<BufferPool>(), std::move(cache));
+  return std::make_unique<ZarrGroup>(store, label, prefix, writable, std::make_shared<BufferPool>(),
+                                     std::move(cache));
 }
 
 }  // namespace

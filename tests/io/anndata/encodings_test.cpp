@@ -51,9 +51,9 @@ AnnData example() {
   AnnData a(DataFrame({"c0", "c1", "c2"}, "obs"), DataFrame({"g0", "g1"}, "var"));
   a.obs().set("name", Column::nullable_strings({"x", "", "zé"}, {false, true, false}, "NA"));
   a.obs().set("plain", Column::nullable_strings({"a", "b", "c"}, {false, false, false}));
-  a.obs().set("level", Column::categorical_from_codes(
-                           Chunk::from_values<std::int16_t>({3, 1}, {1, -1, 0}),
-                           Column::from<double>({0.5, 2.5}), true));
+  a.obs().set("level",
+              Column::categorical_from_codes(Chunk::from_values<std::int16_t>({3, 1}, {1, -1, 0}),
+                                             Column::from<double>({0.5, 2.5}), true));
   DataFrame frame({"c0", "c1", "c2"}, "obsm");
   frame.set("score", Column::from<float>({1.5F, -2.0F, 0.0F}));
   frame.set("kind", Column::strings({"p", "q", "p"}));
@@ -61,14 +61,17 @@ AnnData example() {
   a.obsm().set("pca", Chunk::from_values<double>({3, 2}, {1, 2, 3, 4, 5, 6}));
   RecArray records;
   records.length = 2;
-  records.fields.push_back(RecField{"score", Chunk::from_values<float>({2, 1}, {0.25F, -1.0F}), {}});
-  records.fields.push_back(RecField{"pair", Chunk::from_values<std::int32_t>({2, 2}, {1, 2, 3, 4}), {}});
+  records.fields.push_back(
+      RecField{"score", Chunk::from_values<float>({2, 1}, {0.25F, -1.0F}), {}});
+  records.fields.push_back(
+      RecField{"pair", Chunk::from_values<std::int32_t>({2, 2}, {1, 2, 3, 4}), {}});
   records.fields.push_back(RecField{"gene", std::nullopt, {"CD3E", "Ünï"}});
   a.uns().set("names", records);
   a.uns().set("nothing", Null{});
   StoredElement ak;
   ak.is_group = true;
-  ak.attributes = R"({"encoding-type":"awkward-array","encoding-version":"0.1.0","form":"{}","length":3})";
+  ak.attributes =
+      R"({"encoding-type":"awkward-array","encoding-version":"0.1.0","form":"{}","length":3})";
   ak.encoding = "awkward-array 0.1.0";
   ak.length = 3;
   StoredElement offsets;

@@ -12,8 +12,8 @@
 #include <typeinfo>
 
 #include "tessera/core/error.hpp"
-#include "tessera/io/anndata_io.hpp"
 #include "tessera/distributed/context.hpp"
+#include "tessera/io/anndata_io.hpp"
 
 #ifdef TESSERA_IO_TEST_MPI
 #include "mpi_test.hpp"

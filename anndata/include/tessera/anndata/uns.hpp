@@ -66,10 +66,10 @@ struct Null {
 struct StoredElement {
   std::string attributes = "{}";
   bool is_group = false;
-  std::optional<NdArray> values;      // a numeric array
-  std::optional<StringArray> strings;  // a string array
+  std::optional<NdArray> values;                                // a numeric array
+  std::optional<StringArray> strings;                           // a string array
   std::vector<std::pair<std::string, StoredElement>> children;  // a group, in stored order
-  index_t length = -1;  // records along the axis it is aligned to, when the element says
+  index_t length = -1;   // records along the axis it is aligned to, when the element says
   std::string encoding;  // "awkward-array 0.1.0": what it is, for messages and listings
   friend bool operator==(const StoredElement& a, const StoredElement& b);
 };

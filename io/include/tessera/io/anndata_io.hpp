@@ -34,7 +34,7 @@ struct WriteStats {
 inline constexpr index_t kDefaultBandBytes = 2 * kDefaultChunkBytes;
 
 struct WriteOptions {
-  Compression compression;          // for the big arrays; small elements are stored plain
+  Compression compression;  // for the big arrays; small elements are stored plain
   // zarr outputs: Zarr format 2 (anndata <= 0.12's default) or 3; for 3, X and layers may be
   // sharded, each shard `shards` in shape (a multiple of the chunks), written whole by one rank.
   int zarr_format = 2;

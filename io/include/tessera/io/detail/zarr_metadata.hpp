@@ -36,9 +36,9 @@ struct ZarrField {
 
 struct ZarrDType {
   ZarrKind kind = ZarrKind::numeric;
-  DType dtype = DType::float64;  // numeric only
-  bool big_endian = false;       // numeric and fixed_unicode
-  std::size_t itemsize = 0;      // bytes per element in a decoded chunk (0 for object)
+  DType dtype = DType::float64;   // numeric only
+  bool big_endian = false;        // numeric and fixed_unicode
+  std::size_t itemsize = 0;       // bytes per element in a decoded chunk (0 for object)
   std::vector<ZarrField> fields;  // structured only
 
   // Parses a numpy dtype string, or a structured dtype's list of [name, type(, shape)]; a
@@ -68,10 +68,10 @@ struct ZarrArraySpec {
   // by byte range; `shard` is the shape of the stored objects; compressor/filters/fortran_order/
   // byte order describe the inner chunks' pipeline.
   int zarr_format = 2;
-  bool default_keys = false;     // v3 "default" chunk key encoding: "c" + separator + indices
-  std::vector<index_t> shard;    // empty: not sharded
-  bool index_at_end = true;      // where the shard index sits
-  bool index_checksum = true;    // index codecs bytes + crc32c (else bytes alone)
+  bool default_keys = false;   // v3 "default" chunk key encoding: "c" + separator + indices
+  std::vector<index_t> shard;  // empty: not sharded
+  bool index_at_end = true;    // where the shard index sits
+  bool index_checksum = true;  // index codecs bytes + crc32c (else bytes alone)
 
   // Validates a parsed .zarray; FormatError naming `where` and the field on any problem.
   static ZarrArraySpec parse(const Json& doc, const std::string& where);
