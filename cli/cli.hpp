@@ -18,7 +18,7 @@
 namespace tessera::cli {
 
 // "R" or "R,C" with positive whole numbers (or -1: the whole axis). ValueError otherwise.
-ChunkSpec parse_chunks(const std::string& text);
+ChunkSpec parse_chunks(const std::string& text, const std::string& option = "--chunks");
 // "a,b,c" -> {"a", "b", "c"}; an empty text gives no items.
 std::vector<std::string> split_list(const std::string& text);
 
@@ -70,6 +70,18 @@ struct ReadArgs {
 // The reader's options for these arguments; warnings go to stderr from rank 0 only.
 io::ReadOptions read_options(const ReadArgs& args, const Context& ctx);
 
+// How outputs are written, the same for every subcommand that writes files.
+struct WriteArgs {
+  std::string chunks;      // --chunks R[,C] of X and layers ("": their own)
+  std::string compressor;  // --compressor ("": the format's default, see io::WriteOptions)
+  int zarr_format = 2;     // --zarr-format 2|3 of .zarr and .zarr.zip outputs
+  std::string shards;      // --shards R[,C] (Zarr v3): shards of X and layers
+  bool consolidated = true;
+};
+// The writer's options for these arguments (ValueError for a bad --chunks/--shards, or --shards
+// without --zarr-format 3).
+io::WriteOptions write_options(const WriteArgs& args, Progress& progress);
+
 // The subcommands. Each runs on every rank; results are printed by rank 0.
 struct InfoArgs {
   std::string path;
@@ -78,17 +90,19 @@ struct InfoArgs {
 void info(const InfoArgs& args, Context& ctx);
 
 struct ConvertArgs {
-  std::string in, out, chunks, compressor = "none";
+  std::string in, out;
   ReadArgs read;
+  WriteArgs write;
 };
 void convert(const ConvertArgs& args, Context& ctx, Progress& progress);
 
 struct ConcatArgs {
   std::vector<std::string> inputs;
-  std::string out, join = "inner", merge = "none", chunks, compressor = "none";
+  std::string out, join = "inner", merge = "none";
   std::optional<std::string> index_unique, label;
   std::string keys;
   ReadArgs read;
+  WriteArgs write;
 };
 void concat(const ConcatArgs& args, Context& ctx, Progress& progress);
 

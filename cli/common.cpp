@@ -13,7 +13,21 @@
 
 namespace tessera::cli {
 
-ChunkSpec parse_chunks(const std::string& text) {
+io::WriteOptions write_options(const WriteArgs& args, Progress& progress) {
+  io::WriteOptions options;
+  if (!args.compressor.empty()) options.compression = io::Compression::from_name(args.compressor);
+  if (!args.chunks.empty()) options.chunks = parse_chunks(args.chunks);
+  options.zarr_format = args.zarr_format;
+  if (!args.shards.empty()) {
+    if (args.zarr_format != 3) throw ValueError("--shards needs --zarr-format 3");
+    options.shards = parse_chunks(args.shards, "--shards");
+  }
+  options.consolidated = args.consolidated;
+  options.progress = progress.callback();
+  return options;
+}
+
+ChunkSpec parse_chunks(const std::string& text, const std::string& option) {
   const auto number = [&](const std::string& part) -> index_t {
     std::size_t used = 0;
     long long v = 0;
@@ -23,8 +37,8 @@ ChunkSpec parse_chunks(const std::string& text) {
       used = 0;
     }
     if (used != part.size() || (v < 1 && v != -1)) {
-      throw ValueError("--chunks needs R or R,C with positive whole numbers (or -1), got '" + text +
-                       "'");
+      throw ValueError(option + " needs R or R,C with positive whole numbers (or -1), got '" +
+                       text + "'");
     }
     return v;
   };

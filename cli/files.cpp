@@ -53,15 +53,6 @@ std::string describe(const AnnData& a) {
   return out.str();
 }
 
-io::WriteOptions write_options(const std::string& chunks, const std::string& compressor,
-                               Progress& progress) {
-  io::WriteOptions options;
-  options.compression = io::Compression::from_name(compressor);
-  if (!chunks.empty()) options.chunks = parse_chunks(chunks);
-  options.progress = progress.callback();
-  return options;
-}
-
 // The output's name must give its format, and no input may be the output: both are checked
 // before any work so that a mistake costs nothing.
 void check_output(const std::string& out, const std::vector<std::string>& inputs) {
@@ -82,7 +73,7 @@ void info(const InfoArgs& args, Context& ctx) {
 }
 
 void convert(const ConvertArgs& args, Context& ctx, Progress& progress) {
-  const io::WriteOptions options = write_options(args.chunks, args.compressor, progress);
+  const io::WriteOptions options = write_options(args.write, progress);
   check_output(args.out, {args.in});
   const AnnData a = io::read(args.in, ctx, read_options(args.read, ctx));
   progress.start("convert", 0);
@@ -101,7 +92,7 @@ void concat(const ConcatArgs& args, Context& ctx, Progress& progress) {
     throw ValueError("--keys has " + std::to_string(options.keys.size()) + " names for " +
                      std::to_string(args.inputs.size()) + " inputs");
   }
-  const io::WriteOptions write = write_options(args.chunks, args.compressor, progress);
+  const io::WriteOptions write = write_options(args.write, progress);
   check_output(args.out, args.inputs);
 
   std::vector<AnnData> objects;

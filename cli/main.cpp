@@ -26,11 +26,24 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-void add_write_options(CLI::App* cmd, std::string& chunks, std::string& compressor) {
-  cmd->add_option("--chunks", chunks, "Chunks of the output's X and layers: R or R,C (-1: whole)");
-  cmd->add_option("--compressor", compressor,
-                  "lz4, lz4hc, zstd, zlib, blosclz (Blosc) or none (default: none)")
+void add_write_options(CLI::App* cmd, tessera::cli::WriteArgs& write) {
+  cmd->add_option("--chunks", write.chunks,
+                  "Chunks of the output's X and layers: R or R,C (-1: whole); with --shards, the "
+                  "inner chunks");
+  cmd->add_option("--compressor", write.compressor,
+                  "lz4, lz4hc, zstd, zlib, blosclz (Blosc) or none (default: none; Zarr v3: "
+                  "zarr-python's zstd level 0)")
       ->check(CLI::IsMember({"lz4", "lz4hc", "zstd", "zlib", "blosclz", "none"}));
+  cmd->add_option("--zarr-format", write.zarr_format,
+                  "Zarr format of .zarr and .zarr.zip outputs: 2 (default, read by every anndata) "
+                  "or 3 (anndata >= 0.12 with zarr-python 3)")
+      ->check(CLI::IsMember({2, 3}));
+  cmd->add_option("--shards", write.shards,
+                  "Zarr v3: shards of X and layers, R or R,C (multiples of --chunks); each shard "
+                  "is written whole by one rank");
+  cmd->add_flag("!--no-consolidate", write.consolidated,
+                "Do not write consolidated metadata into zarr outputs (.zmetadata, or inline in "
+                "the root zarr.json)");
 }
 
 void add_read_options(CLI::App* cmd, tessera::cli::ReadArgs& read) {
@@ -106,7 +119,7 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("IN", convert.in, "Input .h5ad, .zarr or .zarr.zip")->required();
   convert_cmd->add_option("OUT", convert.out, "Output .h5ad, .zarr or .zarr.zip (stored entries)")
       ->required();
-  add_write_options(convert_cmd, convert.chunks, convert.compressor);
+  add_write_options(convert_cmd, convert.write);
   add_read_options(convert_cmd, convert.read);
 
   cli::ConcatArgs concat;
@@ -130,7 +143,7 @@ int main(int argc, char** argv) {
   concat_cmd->add_option("--label", concat.label, "Add an obs column COL holding each row's key");
   concat_cmd->add_option("--keys", concat.keys,
                          "Keys of the inputs, comma-separated (default 0,1,…)");
-  add_write_options(concat_cmd, concat.chunks, concat.compressor);
+  add_write_options(concat_cmd, concat.write);
   add_read_options(concat_cmd, concat.read);
 
   cli::ReduceArgs reduce;

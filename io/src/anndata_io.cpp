@@ -110,7 +110,10 @@ std::int64_t total_bytes(const std::vector<detail::MatrixPlan>& plans) {
 }
 
 void write_file(const AnnData& a, const std::filesystem::path& path, Context& ctx,
-                const WriteOptions& options, Format format) {
+                const WriteOptions& requested, Format format) {
+  WriteOptions options = requested;
+  options.compression = compression_for(requested, format);
+  if (format == Format::h5ad) options.shards.reset();
   // A temporary sibling, named the same on every rank, renamed into place at the very end.
   std::string token = ctx.rank() == 0 ? random_token() : std::string();
   ctx.comm().broadcast(token, 0, "naming the temporary file");
@@ -137,8 +140,9 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     on_root(ctx, 0, "writing the file structure", [&] {
       std::error_code ignored;
       std::filesystem::remove_all(temp, ignored);
-      std::unique_ptr<Group> root =
-          format == Format::h5ad ? create_h5(temp.string()) : create_zarr(temp);
+      std::unique_ptr<Group> root = format == Format::h5ad
+                                        ? create_h5(temp.string())
+                                        : create_zarr(temp, false, options.zarr_format);
       detail::write_skeleton(*root, a);
       for (const detail::MatrixPlan& p : plans) {
         element = p.element();
@@ -171,6 +175,12 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
       });
     }
     if (options.stats != nullptr) *options.stats = state.stats;
+    if (format != Format::h5ad && options.consolidated) {
+      on_root(ctx, 0, "consolidating the metadata", [&] {
+        DirectoryStore store(temp);
+        consolidate_metadata(store);
+      });
+    }
 
     // 4. Everyone succeeded: rank 0 moves the result into place.
     on_root(ctx, 0, "moving the file into place", [&] {
@@ -384,8 +394,20 @@ Format format_of(const std::filesystem::path& path) {
   throw ValueError(path.string() + ": unknown format (expected a .h5ad, .zarr or .zarr.zip name)");
 }
 
-void write_anndata(Group& group, const AnnData& adata, const WriteOptions& options) {
+Compression compression_for(const WriteOptions& options, Format format) {
+  if (options.compression) return *options.compression;
+  Compression c;
+  if (format != Format::h5ad && options.zarr_format == 3) {
+    c.codec = Codec::zstd;  // zarr-python 3: bytes + zstd level 0 (zstd's default level)
+    c.level = 0;
+  }
+  return c;
+}
+
+void write_anndata(Group& group, const AnnData& adata, const WriteOptions& requested) {
   // The streaming writer on this process alone: the same bands, the same files.
+  WriteOptions options = requested;
+  options.compression = compression_for(requested, Format::zarr);
   Context local(Comm::serial());
   const std::vector<detail::MatrixPlan> plans = detail::plan_matrices(adata, local, options);
   detail::write_skeleton(group, adata);

@@ -699,14 +699,15 @@ void create_matrix(Group& root, const MatrixPlan& plan, const WriteOptions& opti
   if (plan.encoding == MatrixEncoding::dense) {
     if (plan.inner_chunks.rows > 0) {
       create_dense(parent, plan.name, plan.shape, plan.dtype, plan.inner_chunks,
-                   options.compression, plan.file_chunks);
+                   options.compression.value_or(Compression{}), plan.file_chunks);
     } else {
       create_dense(parent, plan.name, plan.shape, plan.dtype, plan.file_chunks,
-                   options.compression);
+                   options.compression.value_or(Compression{}));
     }
   } else {
-    create_csr(parent, plan.name, plan.shape, plan.dtype, plan.total_nnz, options.compression,
-               plan.encoding == MatrixEncoding::csc, options.sparse_chunk);
+    create_csr(parent, plan.name, plan.shape, plan.dtype, plan.total_nnz,
+               options.compression.value_or(Compression{}), plan.encoding == MatrixEncoding::csc,
+               options.sparse_chunk);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <new>
 
+#include "json_files.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/detail/zarr_codec.hpp"
 #include "tessera/io/detail/zarr_metadata.hpp"
@@ -255,111 +256,6 @@ std::u32string utf8_to_utf32(const std::string& text, const std::string& where) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// JSON files. Python's json writes NaN, Infinity and -Infinity for non-finite floats (zarr-python
-// attributes), which strict JSON parsers refuse: they are read as those doubles and written back
-// the same way, so attributes round-trip with the reference.
-
-constexpr const char* kNaNToken = "\x01tessera-nan\x01";
-constexpr const char* kPosInfToken = "\x01tessera-inf\x01";
-constexpr const char* kNegInfToken = "\x01tessera-neginf\x01";
-
-// Replaces the bare tokens NaN, Infinity, -Infinity outside string literals by placeholder strings.
-std::string quote_nonfinite_tokens(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out.push_back(c);
-      if (c == '\\' && i + 1 < text.size()) {
-        out.push_back(text[++i]);
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      out.push_back(c);
-    } else if (text.substr(i, 3) == "NaN") {
-      out += Json(kNaNToken).dump();
-      i += 2;
-    } else if (text.substr(i, 8) == "Infinity") {
-      out += Json(kPosInfToken).dump();
-      i += 7;
-    } else if (text.substr(i, 9) == "-Infinity") {
-      out += Json(kNegInfToken).dump();
-      i += 8;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-void restore_nonfinite(Json& j) {
-  if (j.is_string()) {
-    const auto& s = j.get_ref<const std::string&>();
-    if (s == kNaNToken) {
-      j = std::numeric_limits<double>::quiet_NaN();
-    } else if (s == kPosInfToken) {
-      j = std::numeric_limits<double>::infinity();
-    } else if (s == kNegInfToken) {
-      j = -std::numeric_limits<double>::infinity();
-    }
-  } else if (j.is_structured()) {
-    for (auto& v : j)
-      restore_nonfinite(v);
-  }
-}
-
-bool has_nonfinite(const Json& j) {
-  if (j.is_number_float()) return !std::isfinite(j.get<double>());
-  if (j.is_structured()) {
-    for (const auto& v : j) {
-      if (has_nonfinite(v)) return true;
-    }
-  }
-  return false;
-}
-
-void mark_nonfinite(Json& j) {
-  if (j.is_number_float()) {
-    const double x = j.get<double>();
-    if (std::isnan(x)) {
-      j = kNaNToken;
-    } else if (std::isinf(x)) {
-      j = x > 0 ? kPosInfToken : kNegInfToken;
-    }
-  } else if (j.is_structured()) {
-    for (auto& v : j)
-      mark_nonfinite(v);
-  }
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (std::size_t pos = s.find(from); pos != std::string::npos;
-       pos = s.find(from, pos + to.size())) {
-    s.replace(pos, from.size(), to);
-  }
-}
-
-// zarr-python's layout: sorted keys (nlohmann's objects are sorted), 4-space indent, and
-// ASCII only (\uXXXX escapes): zarr-python decodes its JSON files as ASCII.
-std::string dump_json(Json j) {
-  if (!has_nonfinite(j)) return j.dump(4, ' ', true);
-  mark_nonfinite(j);
-  std::string text = j.dump(4, ' ', true);
-  // The placeholders' \x01 bytes are dumped as \u0001.
-  auto dumped = [](const char* token) { return Json(token).dump(-1, ' ', true); };
-  replace_all(text, dumped(kNaNToken), "NaN");
-  replace_all(text, dumped(kPosInfToken), "Infinity");
-  replace_all(text, dumped(kNegInfToken), "-Infinity");
-  return text;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 // Buffers that encoded chunks are built in, reused from chunk to chunk by every group opened from
 // the same factory call, and freed with the last of them. On machines where the first touch of
@@ -433,13 +329,14 @@ class ZarrGroup final : public Group {
  public:
   ZarrGroup(std::shared_ptr<KeyValueStore> store, std::string label, std::string prefix,
             bool writable, std::shared_ptr<BufferPool> buffers = std::make_shared<BufferPool>(),
-            std::shared_ptr<NodeCache> v3 = nullptr)
+            std::shared_ptr<NodeCache> v3 = nullptr, std::shared_ptr<NodeCache> v2 = nullptr)
       : store_(std::move(store)),
         label_(std::move(label)),
         prefix_(std::move(prefix)),
         writable_(writable),
         buffers_(std::move(buffers)),
-        v3_(std::move(v3)) {}
+        v3_(std::move(v3)),
+        v2_(std::move(v2)) {}
 
   std::string path() const override { return label_ + ":/" + prefix_; }
   std::string location() const override {
@@ -454,7 +351,7 @@ class ZarrGroup final : public Group {
     for (const std::string& name : store_->list(prefix_)) {
       if (!valid_name(name)) continue;
       if (v3_ ? node(name).has_value()
-              : store_->contains(key(name, ".zgroup")) || store_->contains(key(name, ".zarray"))) {
+              : v2_has(key(name, ".zgroup")) || v2_has(key(name, ".zarray"))) {
         out.push_back(name);
       }
     }
@@ -464,13 +361,13 @@ class ZarrGroup final : public Group {
   bool has_group(const std::string& name) const override {
     check_name(name, false);
     if (v3_) return node_type(name) == "group";
-    return store_->contains(key(name, ".zgroup"));
+    return v2_has(key(name, ".zgroup"));
   }
 
   bool has_array(const std::string& name) const override {
     check_name(name, false);
     if (v3_) return node_type(name) == "array";
-    return store_->contains(key(name, ".zarray"));
+    return v2_has(key(name, ".zarray"));
   }
 
   std::unique_ptr<Group> group(const std::string& name) const override {
@@ -478,8 +375,8 @@ class ZarrGroup final : public Group {
       throw FormatError("zarr: no group '" + name + "' in " + path() +
                         (has_array(name) ? " (it is an array)" : ""));
     }
-    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_,
-                                       v3_);
+    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_, v3_,
+                                       v2_);
   }
 
   std::unique_ptr<Group> create_group(const std::string& name) override {
@@ -494,8 +391,8 @@ class ZarrGroup final : public Group {
     } else if (!store_->contains(key(name, ".zgroup"))) {
       write_json(key(name, ".zgroup"), Json{{"zarr_format", 2}});
     }
-    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_,
-                                       v3_);
+    return std::make_unique<ZarrGroup>(store_, label_, child_prefix(name), writable_, buffers_, v3_,
+                                       v2_);
   }
 
   Json attributes(const std::string& array) const override {
@@ -518,7 +415,7 @@ class ZarrGroup final : public Group {
       return attrs;
     }
     const std::string k = array.empty() ? key(".zattrs") : key(array, ".zattrs");
-    std::optional<Json> doc = read_json(k);
+    std::optional<Json> doc = v2_json(k);
     if (!doc) return Json::object();
     if (!doc->is_object()) {
       throw FormatError("zarr: " + store_->describe(k) + ": attributes must be a JSON object");
@@ -1115,27 +1012,33 @@ class ZarrGroup final : public Group {
     return store_->get_range(skey, offset, nbytes);
   }
 
+  // ---- Zarr v2 consolidated metadata (.zmetadata), when the store was opened read-only with one
+
+  bool v2_has(const std::string& k) const {
+    if (v2_) {
+      if (auto hit = v2_->find(k); hit && hit->doc) return true;
+    }
+    return store_->contains(k);
+  }
+  std::optional<Json> v2_json(const std::string& k) const {
+    if (v2_) {
+      if (auto hit = v2_->find(k); hit && hit->doc) return hit->doc;
+    }
+    return read_json(k);
+  }
+
   // ---- JSON
 
   std::optional<Json> read_json(const std::string& k) const {
     const std::optional<Bytes> bytes = store_->get(k);
     if (!bytes) return std::nullopt;
-    const std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-    Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) {
-      doc = Json::parse(quote_nonfinite_tokens(text), nullptr, false);
-      if (!doc.is_discarded()) restore_nonfinite(doc);
-    }
-    if (doc.is_discarded()) {
-      throw FormatError("zarr: malformed JSON in " + store_->describe(k));
-    }
-    return doc;
+    return detail::parse_json_file(*bytes, store_->describe(k));
   }
 
   void write_json(const std::string& k, const Json& doc) {
     std::string text;
     try {
-      text = dump_json(doc);
+      text = detail::dump_json(doc);
     } catch (const Json::exception& e) {  // strings that are not UTF-8
       throw ValueError("zarr: cannot write " + store_->describe(k) + ": " + e.what());
     }
@@ -1156,7 +1059,8 @@ class ZarrGroup final : public Group {
       return ZarrArraySpec::parse_v3(*doc, "zarr: " + store_->describe(k));
     }
     const std::string k = key(name, ".zarray");
-    std::optional<Json> doc = read_json(k);
+    std::optional<Json> doc = read_json(k);  // the array's own metadata wins
+    if (!doc) doc = v2_json(k);
     if (!doc) {
       throw FormatError("zarr: no array '" + name + "' in " + path() +
                         (store_->contains(key(name, ".zgroup")) ? " (it is a group)" : ""));
@@ -1214,14 +1118,14 @@ class ZarrGroup final : public Group {
     }
   }
 
-  // Writes the .zarray of a new array, removing whatever array had the name before.
-  void replace_array(const std::string& name, const ZarrArraySpec& spec_in) {
+  // Writes the .zarray (v3: zarr.json) of a new array, removing whatever array had the name
+  // before. For v3 `spec` gains the v3 chunk keys that its chunks are then written under.
+  void replace_array(const std::string& name, ZarrArraySpec& spec) {
     if (has_group(name)) {
       throw ValueError("zarr: cannot create array '" + name + "' in " + path() +
                        ": a group of that name exists");
     }
     if (v3_) {
-      ZarrArraySpec spec = spec_in;
       spec.zarr_format = 3;
       spec.default_keys = true;
       spec.separator = '/';
@@ -1230,7 +1134,7 @@ class ZarrGroup final : public Group {
       return;
     }
     if (store_->contains(key(name, ".zarray"))) store_->erase_prefix(child_prefix(name));
-    write_json(key(name, ".zarray"), spec_in.to_json());
+    write_json(key(name, ".zarray"), spec.to_json());
   }
 
   static Json group_node() {
@@ -1440,6 +1344,7 @@ class ZarrGroup final : public Group {
   bool writable_;
   std::shared_ptr<BufferPool> buffers_;
   std::shared_ptr<NodeCache> v3_;  // set for Zarr v3 stores
+  std::shared_ptr<NodeCache> v2_;  // Zarr v2 opened read-only: the root's .zmetadata, by key
 };
 
 }  // namespace
@@ -1450,14 +1355,7 @@ class ZarrGroup final : public Group {
 namespace {
 
 Json parse_document(const Bytes& bytes, const std::string& where) {
-  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  Json doc = Json::parse(text, nullptr, false);
-  if (doc.is_discarded()) {
-    doc = Json::parse(quote_nonfinite_tokens(text), nullptr, false);
-    if (!doc.is_discarded()) restore_nonfinite(doc);
-  }
-  if (doc.is_discarded()) throw FormatError("zarr: malformed JSON in " + where);
-  return doc;
+  return detail::parse_json_file(bytes, where);
 }
 
 // A Zarr v3 group at `prefix`: its zarr.json (node_type group), or, as old stores have it, no
@@ -1537,7 +1435,32 @@ std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std
                       (format == doc.end() ? std::string("(missing)") : format->dump()) +
                       " (expected 2)");
   }
-  return std::make_unique<ZarrGroup>(std::move(store), label, prefix, writable);
+  std::shared_ptr<NodeCache> consolidated;
+  if (!writable) {  // a store being written would make its .zmetadata stale
+    if (const std::optional<Bytes> bytes = store->get(at(".zmetadata"))) {
+      consolidated = std::make_shared<NodeCache>();
+      const std::string meta_where = store->describe(at(".zmetadata"));
+      const Json meta = parse_document(*bytes, meta_where);
+      if (!meta.is_object() || !meta.contains("metadata") || !meta.at("metadata").is_object()) {
+        throw FormatError("zarr: " + meta_where +
+                          ": consolidated metadata needs a \"metadata\" object");
+      }
+      if (meta.value("zarr_consolidated_format", Json()) != 1) {
+        throw FormatError("zarr: " + meta_where + ": zarr_consolidated_format " +
+                          meta.value("zarr_consolidated_format", Json()).dump() +
+                          " is not supported (1)");
+      }
+      for (const auto& [k, v] : meta.at("metadata").items()) {
+        check_store_key(k);  // never a key outside the store
+        const std::string file = k.substr(k.rfind('/') + 1);
+        if (file != ".zgroup" && file != ".zarray" && file != ".zattrs") continue;
+        consolidated->put(at(k.c_str()), NodeCache::Entry{v, false});
+      }
+    }
+  }
+  return std::make_unique<ZarrGroup>(std::move(store), label, prefix, writable,
+                                     std::make_shared<BufferPool>(), nullptr,
+                                     std::move(consolidated));
 }
 
 std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
@@ -1546,14 +1469,14 @@ std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const s
     throw ValueError("zarr: format " + std::to_string(zarr_format) + " (Tessera writes 2 or 3)");
   if (zarr_format == 3) {
     const Json root{{"zarr_format", 3}, {"node_type", "group"}, {"attributes", Json::object()}};
-    const std::string text = dump_json(root);
+    const std::string text = detail::dump_json(root);
     store->set("zarr.json", std::as_bytes(std::span(text.data(), text.size())));
     auto cache = std::make_shared<NodeCache>();
     cache->put("zarr.json", NodeCache::Entry{root, true});
     return std::make_unique<ZarrGroup>(std::move(store), label, "", true,
                                        std::make_shared<BufferPool>(), std::move(cache));
   }
-  const std::string text = dump_json(Json{{"zarr_format", 2}});
+  const std::string text = detail::dump_json(Json{{"zarr_format", 2}});
   store->set(".zgroup", std::as_bytes(std::span(text.data(), text.size())));
   return std::make_unique<ZarrGroup>(std::move(store), label, "", true);
 }

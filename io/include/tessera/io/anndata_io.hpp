@@ -34,11 +34,18 @@ struct WriteStats {
 inline constexpr index_t kDefaultBandBytes = 2 * kDefaultChunkBytes;
 
 struct WriteOptions {
-  Compression compression;  // for the big arrays; small elements are stored plain
-  // zarr outputs: Zarr format 2 (anndata <= 0.12's default) or 3; for 3, X and layers may be
-  // sharded, each shard `shards` in shape (a multiple of the chunks), written whole by one rank.
+  // For the big arrays; small elements are stored plain. Unset: the format's default, which is
+  // zarr-python's: none for h5ad and Zarr v2 (as Tessera always wrote), `zstd` level 0 for Zarr v3
+  // (zarr-python 3's default codecs, `bytes` + `zstd`).
+  std::optional<Compression> compression;
+  // zarr outputs: Zarr format 2 (anndata <= 0.12's default, read by every anndata) or 3 (anndata
+  // >= 0.12 with zarr-python 3 only); for 3, X and layers may be sharded, each shard `shards` in
+  // shape (a multiple of the chunks), written whole by one rank.
   int zarr_format = 2;
   std::optional<ChunkSpec> shards;
+  // zarr outputs: consolidated metadata (v2 `.zmetadata`, v3 inline in the root zarr.json), as
+  // anndata >= 0.12 writes it, so that opening the store costs one read.
+  bool consolidated = true;
   std::optional<ChunkSpec> chunks;  // chunking of X and layers in the file (default: their own)
   // Big arrays are written in bands of whole chunk-rows: each rank computes about this many bytes
   // of its own chunk-rows (at least one chunk-row), writes them, frees them, and goes on. The
@@ -95,6 +102,9 @@ void write_zarr_zip(const AnnData& adata, const std::filesystem::path& path, Con
                     const WriteOptions& options = {});
 AnnData read_zarr_zip(const std::filesystem::path& path, Context& ctx,
                       const ReadOptions& options = {});
+// What WriteOptions::compression resolves to for `format` (h5ad, zarr) and `zarr_format`.
+Compression compression_for(const WriteOptions& options, Format format);
+
 // By suffix.
 void write(const AnnData& adata, const std::filesystem::path& path, Context& ctx,
            const WriteOptions& options = {});

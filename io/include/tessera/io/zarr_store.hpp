@@ -137,6 +137,14 @@ std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable
 std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite = false,
                                    int zarr_format = 2);
 
+// Gathers the metadata of the whole store into its root, as zarr-python's consolidate_metadata
+// does (anndata >= 0.12 writes stores this way): Zarr v2 writes `.zmetadata` with every .zgroup,
+// .zattrs and .zarray by key; Zarr v3 rewrites the root zarr.json with an inline
+// "consolidated_metadata" holding every node's zarr.json by path. Readers opening the store
+// read-only use it instead of each node's files (an array's own metadata still wins); a store
+// opened for writing ignores it. FormatError when the store has no root group.
+void consolidate_metadata(KeyValueStore& store);
+
 // A new empty Zarr group in memory (a root .zgroup in a fresh MemoryStore), for tests and scratch.
 // The store stays reachable through `store` when given.
 std::unique_ptr<Group> memory_zarr(std::shared_ptr<MemoryStore>* store = nullptr);
