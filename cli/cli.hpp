@@ -12,6 +12,7 @@
 
 #include "tessera/anndata/anndata.hpp"
 #include "tessera/core/chunk_grid.hpp"
+#include "tessera/distributed/collective.hpp"
 #include "tessera/distributed/context.hpp"
 #include "tessera/io/anndata_io.hpp"
 
@@ -49,10 +50,6 @@ class Progress {
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point drawn_;
 };
-
-// Runs `work` on rank 0 only; an exception there is rethrown on every rank (with its message), so
-// that no rank waits for a peer that gave up. Collective.
-void on_root(Context& ctx, const char* what, const std::function<void()>& work);
 
 // Writes `text` to `path` on rank 0 through a temporary sibling renamed into place, so a failure
 // leaves nothing at `path`; "-" is stdout. Collective: every rank learns whether it worked.

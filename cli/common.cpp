@@ -10,6 +10,7 @@
 #include "cli.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/core/render.hpp"
+#include "tessera/distributed/collective.hpp"
 
 namespace tessera::cli {
 
@@ -149,22 +150,8 @@ io::ReadOptions read_options(const ReadArgs& args, const Context& ctx) {
   return options;
 }
 
-void on_root(Context& ctx, const char* what, const std::function<void()>& work) {
-  std::string failure;
-  if (ctx.rank() == 0) {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      failure = e.what();
-      if (failure.empty()) failure = std::string("failed while ") + what;
-    }
-  }
-  ctx.comm().broadcast(failure, 0, what);
-  if (!failure.empty()) throw Error(failure);
-}
-
 void write_text(Context& ctx, const std::string& path, const std::string& text) {
-  on_root(ctx, "writing a text output", [&] {
+  on_root(ctx.comm(), 0, "writing a text output", [&] {
     if (path == "-") {
       std::cout << text << std::flush;
       if (!std::cout) throw IoError("cannot write to standard output");

@@ -73,7 +73,8 @@ void demo(const DemoArgs& args, Context& ctx, Progress& progress) {
   const ChunkSpec chunks = parse_chunks(args.chunks);
   const std::filesystem::path out = args.out;
   const bool root = ctx.rank() == 0;
-  on_root(ctx, "creating the output folder", [&] { std::filesystem::create_directories(out); });
+  on_root(ctx.comm(), 0, "creating the output folder",
+          [&] { std::filesystem::create_directories(out); });
   std::ostringstream say;  // printed by rank 0 as the walkthrough goes
   const auto flush = [&] {
     if (root) std::cout << say.str() << std::flush;
@@ -81,10 +82,10 @@ void demo(const DemoArgs& args, Context& ctx, Progress& progress) {
   };
   // Pictures are written by rank 0; a failure there stops every rank (collective).
   const auto picture = [&](const std::string& name, const std::function<std::string()>& draw) {
-    on_root(ctx, "writing a picture", [&] { write_file(out / name, draw()); });
+    on_root(ctx.comm(), 0, "writing a picture", [&] { write_file(out / name, draw()); });
   };
   const auto graph_pictures = [&](const std::string& stem, const Array& x) {
-    on_root(ctx, "writing a task graph", [&] {
+    on_root(ctx.comm(), 0, "writing a task graph", [&] {
       const std::string dot = task_graph_dot(x);
       write_file(out / (stem + ".dot"), dot);
       if (auto svg = dot_to_svg(dot)) write_file(out / (stem + ".svg"), *svg);

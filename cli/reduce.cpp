@@ -230,7 +230,7 @@ void graph(const GraphArgs& args, Context& ctx) {
     x = x.reduce(op_from_name(args.op), args.axis);
   }
   std::string text;
-  on_root(ctx, "drawing the task graph", [&] {
+  on_root(ctx.comm(), 0, "drawing the task graph", [&] {
     text = task_graph_dot(x, detail);
     if (format == "svg") {
       auto svg = dot_to_svg(text);

@@ -16,6 +16,7 @@
 #include "detail/elements.hpp"
 #include "detail/stream_writer.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/distributed/collective.hpp"
 #include "tessera/io/anndata_io.hpp"
 #include "tessera/io/hdf5_file.hpp"
 #include "tessera/io/zarr_store.hpp"
@@ -23,9 +24,6 @@
 
 namespace tessera::io {
 namespace {
-
-using detail::on_all;
-using detail::on_root;
 
 std::string random_token() {
   std::random_device device;
@@ -137,7 +135,7 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     state.total = total_bytes(plans);
 
     // 2. Rank 0 writes the structure, the small elements, and creates every big dataset.
-    on_root(ctx, 0, "writing the file structure", [&] {
+    on_root(ctx.comm(), 0, "writing the file structure", [&] {
       std::error_code ignored;
       std::filesystem::remove_all(temp, ignored);
       std::unique_ptr<Group> root = format == Format::h5ad
@@ -156,7 +154,7 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     // writes through MPI-IO; zarr: each rank its own chunk files).
     {
       std::unique_ptr<Group> root;
-      on_all(ctx, "opening the file for writing", [&] {
+      on_all(ctx.comm(), "opening the file for writing", [&] {
         if (format == Format::h5ad) {
           root = open_h5(temp.string(), ctx.comm(), true);
         } else {
@@ -169,21 +167,21 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
         detail::write_matrix(*root, p, ctx, options, format == Format::zarr, state);
       }
       element.clear();
-      on_all(ctx, "finishing the file", [&] {
+      on_all(ctx.comm(), "finishing the file", [&] {
         root->flush();
         root.reset();
       });
     }
     if (options.stats != nullptr) *options.stats = state.stats;
     if (format != Format::h5ad && options.consolidated) {
-      on_root(ctx, 0, "consolidating the metadata", [&] {
+      on_root(ctx.comm(), 0, "consolidating the metadata", [&] {
         DirectoryStore store(temp);
         consolidate_metadata(store);
       });
     }
 
     // 4. Everyone succeeded: rank 0 moves the result into place.
-    on_root(ctx, 0, "moving the file into place", [&] {
+    on_root(ctx.comm(), 0, "moving the file into place", [&] {
       std::error_code ignored;
       std::filesystem::remove_all(path, ignored);
       std::filesystem::rename(temp, path);

@@ -9,6 +9,7 @@
 
 #include "detail/elements.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/distributed/collective.hpp"
 #include "tessera/distributed/planner.hpp"
 
 namespace tessera::io::detail {
@@ -336,7 +337,7 @@ void write_dense(Group& parent, const MatrixPlan& plan, Context& ctx, const Writ
     }
     state.hold(bytes);
     const std::size_t rounds = rounds_of(*Context::ownership(held), ctx.size());
-    on_all(ctx, "writing array data", [&] {
+    on_all(ctx.comm(), "writing array data", [&] {
       // Zero-element arrays have nothing to write (and MPI-IO refuses empty collective writes).
       if (plan.shape.size() == 0) return;
       for (std::size_t t = 0; t < rounds; ++t) {
@@ -380,7 +381,7 @@ void write_sparse_in_place(Group& g, const MatrixPlan& plan, Context& ctx,
     }
     state.hold(bytes);
     const std::size_t rounds = rounds_of(*Context::ownership(held), ctx.size());
-    on_all(ctx, "writing sparse array data", [&] {
+    on_all(ctx.comm(), "writing sparse array data", [&] {
       for (std::size_t t = 0; t < rounds; ++t) {
         std::vector<std::pair<Box, Chunk>> data, indices, indptr;
         if (t < parts.size()) {
@@ -435,7 +436,7 @@ void write_sparse_whole_chunks(Group& g, const MatrixPlan& plan, Context& ctx,
     std::size_t bytes = 0;
     for (const auto& [ij, chunk] : Context::local_chunks(held))
       bytes += chunk.nbytes();
-    on_all(ctx, "writing sparse array data", [&] {
+    on_all(ctx.comm(), "writing sparse array data", [&] {
       for (const auto& [ij, chunk] : Context::local_chunks(held)) {
         const index_t i = band[static_cast<std::size_t>(ij.first)];
         if (chunk.nnz() != plan.nnz[static_cast<std::size_t>(i)]) {
@@ -501,7 +502,7 @@ void write_sparse_whole_chunks(Group& g, const MatrixPlan& plan, Context& ctx,
     for (const auto& [ij, chunk] : Context::local_chunks(joined))
       bytes += chunk.nbytes();
     state.hold(bytes);
-    on_all(ctx, "writing shared chunks of sparse array data", [&] {
+    on_all(ctx.comm(), "writing shared chunks of sparse array data", [&] {
       const auto write = writer(v->name());
       for (const auto& [ij, chunk] : Context::local_chunks(joined)) {
         const index_t k = shared.chunks[static_cast<std::size_t>(ij.second)];
@@ -509,49 +510,12 @@ void write_sparse_whole_chunks(Group& g, const MatrixPlan& plan, Context& ctx,
       }
     });
   }
-  on_all(ctx, "checking sparse array data", [&] {
+  on_all(ctx.comm(), "checking sparse array data", [&] {
     TESSERA_ASSERT(held_now() == 0, g.path() + ": pieces of 1-D chunks were left unwritten");
   });
 }
 
 }  // namespace
-
-void on_root(Context& ctx, int root, const char* what, const std::function<void()>& action) {
-  std::exception_ptr error;
-  std::string message;
-  if (ctx.rank() == root) {
-    try {
-      action();
-    } catch (const std::exception& e) {
-      error = std::current_exception();
-      message = e.what();
-    }
-  }
-  ctx.comm().broadcast(message, root, what);
-  if (error) std::rethrow_exception(error);
-  if (!message.empty())
-    throw IoError(std::string(what) + " failed on rank " + std::to_string(root) + ": " + message);
-}
-
-void on_all(Context& ctx, const char* what, const std::function<void()>& action) {
-  std::exception_ptr error;
-  std::string message;
-  try {
-    action();
-  } catch (const std::exception& e) {
-    error = std::current_exception();
-    message = e.what();
-  }
-  // The highest failing rank, plus one (0: none failed). A rank that failed on its own comes
-  // after those that only followed it (the test hook), so its message is the one shared.
-  const std::uint64_t failed =
-      ctx.comm().all_reduce_max(error ? static_cast<std::uint64_t>(ctx.rank()) + 1 : 0, what);
-  if (failed == 0) return;
-  const int source = static_cast<int>(failed - 1);
-  ctx.comm().broadcast(message, source, what);
-  if (error) std::rethrow_exception(error);
-  throw IoError(std::string(what) + " failed on rank " + std::to_string(source) + ": " + message);
-}
 
 std::optional<Array> csc_source(const Array& x) {
   const NodePtr& n = x.node();

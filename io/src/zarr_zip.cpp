@@ -6,8 +6,8 @@
 #include <random>
 #include <string>
 
-#include "detail/stream_writer.hpp"
 #include "tessera/core/error.hpp"
+#include "tessera/distributed/collective.hpp"
 #include "tessera/io/anndata_io.hpp"
 #include "tessera/io/zip_store.hpp"
 
@@ -79,7 +79,7 @@ void write_zarr_zip(const AnnData& adata, const std::filesystem::path& path, Con
     // Collective; when it returns every rank has written its chunks and the folder is complete
     // (a failure leaves no folder behind).
     write_zarr(adata, folder, ctx, options);
-    detail::on_root(ctx, 0, "packing the zip store", [&] {
+    on_root(ctx.comm(), 0, "packing the zip store", [&] {
       std::error_code ignored;
       try {
         pack_zip_store(folder, path);

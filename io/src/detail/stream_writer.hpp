@@ -28,14 +28,6 @@
 
 namespace tessera::io::detail {
 
-// Runs `action` on every rank; if it fails anywhere, every rank throws (the failing rank its own
-// exception, the others an IoError with its message). The agreement is one all-reduce, so every
-// rank leaves at the same point and no collective is left half-entered.
-void on_all(Context& ctx, const char* what, const std::function<void()>& action);
-// Every rank learns whether `action` succeeded on `root` (others do nothing); on failure every
-// rank throws (root its own exception).
-void on_root(Context& ctx, int root, const char* what, const std::function<void()>& action);
-
 // The CSR array a CSC element stores, when `x` is the transpose of a CSR array (the lazy reading
 // of a csc_matrix, or any CSR array transposed); nullopt otherwise.
 std::optional<Array> csc_source(const Array& x);
