@@ -12,9 +12,9 @@
 #include <random>
 #include <string>
 
-#include "detail/cellranger.hpp"
-#include "detail/elements.hpp"
-#include "detail/stream_writer.hpp"
+#include "encodings/cellranger.hpp"
+#include "encodings/elements.hpp"
+#include "stream_writer.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/collective.hpp"
 #include "tessera/io/anndata_io.hpp"

@@ -1,4 +1,4 @@
-#include "detail/stream_writer.hpp"
+#include "stream_writer.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "detail/elements.hpp"
+#include "encodings/elements.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/collective.hpp"
 #include "tessera/distributed/planner.hpp"

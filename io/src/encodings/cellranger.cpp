@@ -2,13 +2,14 @@
 // Small elements (shape, barcodes, features, indptr) are read whole and checked before the model
 // sees them, so that a damaged file gives a FormatError naming the element instead of a ShapeError
 // or a crash; the matrix is a lazy CSR source whose chunks check their own indices.
-#include "detail/cellranger.hpp"
+#include "encodings/cellranger.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "detail/sources.hpp"
+#include "encodings/elements.hpp"
+#include "encodings/sources.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail {
@@ -264,7 +265,7 @@ AnnData read_cellranger(const std::shared_ptr<const Group>& root, const ReadOpti
 
 AnnData read_hdf5_root(const std::shared_ptr<const Group>& root, const ReadOptions& options) {
   if (cellranger_layout(*root) != CellRangerLayout::none) return read_cellranger(root, options);
-  return read_anndata(root, options);
+  return read_root(root, options);
 }
 
 }  // namespace tessera::io::detail

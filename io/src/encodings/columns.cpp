@@ -7,8 +7,8 @@
 #include <map>
 #include <string>
 
-#include "detail/elements.hpp"
-#include "detail/sources.hpp"
+#include "encodings/elements.hpp"
+#include "encodings/sources.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail {

@@ -2,8 +2,8 @@
 // one place that decides what happens to an element no reader knows.
 #include <string>
 
-#include "detail/elements.hpp"
-#include "detail/sources.hpp"
+#include "encodings/elements.hpp"
+#include "encodings/sources.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail {

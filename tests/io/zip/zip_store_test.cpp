@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tessera/core/error.hpp"
+#include "tessera/io/zarr_store.hpp"
 #include "tessera/io/zip_store.hpp"
 
 namespace tessera::io {

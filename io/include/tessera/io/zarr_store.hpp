@@ -1,9 +1,5 @@
-// Zarr v2 on a key-value store: a store maps '/'-separated keys ("obs/.zattrs", "X/0.1") to bytes,
-// and a Zarr group (tessera::io::Group) is a store plus a key prefix. Directory stores keep one
-// file per key under a root folder; memory stores keep everything in a map (tests, scratch data).
-//
-// Keys can never leave the store: every key is checked (no "..", ".", empty segments, absolute
-// paths, backslashes or NUL) before it reaches the file system.
+// Zarr v2 and v3 groups on a byte store (key_value_store.hpp, zip_store.hpp): a Zarr group
+// (tessera::io::Group) is a store plus a key prefix; this is the formats floor of io/.
 //
 // Parallel writers (design card §4): one rank creates the groups and arrays (.zgroup, .zarray,
 // .zattrs); then every rank opens the same directory and writes its own blocks with write() or
@@ -13,100 +9,14 @@
 // ranks doing so to the same chunk at once would race, so unaligned blocks must not share chunks.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
-#include <optional>
-#include <shared_mutex>
-#include <span>
 #include <string>
-#include <string_view>
-#include <vector>
 
+#include "tessera/io/key_value_store.hpp"
 #include "tessera/io/storage.hpp"
 
 namespace tessera::io {
-
-using Bytes = std::vector<std::byte>;
-
-// The small interface the Zarr format code sits on (tensorstore's kvstore). Implementations are
-// safe to call from several threads at once. Keys are validated with check_store_key; an invalid
-// key throws ValueError naming it.
-class KeyValueStore {
- public:
-  virtual ~KeyValueStore() = default;
-
-  // The value of `key`, or nullopt when there is none.
-  [[nodiscard]] virtual std::optional<Bytes> get(std::string_view key) const = 0;
-  [[nodiscard]] virtual bool contains(std::string_view key) const { return get(key).has_value(); }
-  // The size of the value of `key`, or nullopt when there is none.
-  [[nodiscard]] virtual std::optional<std::uint64_t> size_of(std::string_view key) const;
-  // `length` bytes of the value of `key` from `offset` (Zarr v3 shards are read by range: the
-  // index, then each inner chunk needed). FormatError when the range is not inside the value;
-  // nullopt when there is no value. The default reads the whole value.
-  [[nodiscard]] virtual std::optional<Bytes> get_range(std::string_view key, std::uint64_t offset,
-                                                       std::uint64_t length) const;
-  virtual void set(std::string_view key, std::span<const std::byte> value) = 0;
-  // Removes one key; false when it did not exist.
-  virtual bool erase(std::string_view key) = 0;
-  // Removes every key below `prefix` + "/" (and `prefix` itself); prefix "" clears the store.
-  virtual void erase_prefix(std::string_view prefix) = 0;
-  // Names of the direct children of the folder `prefix` ("" is the root), sorted: the next path
-  // segment of every key below it, once each. `list("obs")` of keys "obs/.zgroup" and
-  // "obs/batch/.zarray" is {".zgroup", "batch"}.
-  [[nodiscard]] virtual std::vector<std::string> list(std::string_view prefix) const = 0;
-  // Where `key` lives, for error messages ("/data/pbmc.zarr/obs/.zattrs", "<memory>/obs/.zattrs").
-  [[nodiscard]] virtual std::string describe(std::string_view key) const = 0;
-};
-
-// Throws ValueError unless `key` is a valid store key: '/'-separated non-empty segments, none of
-// them "." or "..", no leading '/', no backslash or NUL. `allow_empty` admits "" (the root folder).
-void check_store_key(std::string_view key, bool allow_empty = false);
-
-// One file per key below `root`; "a/b/c" is the file root/a/b/c (folders made on demand). Writes
-// go straight to the key's file: concurrent writers (ranks) must write different keys.
-class DirectoryStore final : public KeyValueStore {
- public:
-  explicit DirectoryStore(std::filesystem::path root);
-
-  [[nodiscard]] std::optional<Bytes> get(std::string_view key) const override;
-  [[nodiscard]] bool contains(std::string_view key) const override;
-  [[nodiscard]] std::optional<std::uint64_t> size_of(std::string_view key) const override;
-  [[nodiscard]] std::optional<Bytes> get_range(std::string_view key, std::uint64_t offset,
-                                               std::uint64_t length) const override;
-  void set(std::string_view key, std::span<const std::byte> value) override;
-  bool erase(std::string_view key) override;
-  void erase_prefix(std::string_view prefix) override;
-  [[nodiscard]] std::vector<std::string> list(std::string_view prefix) const override;
-  [[nodiscard]] std::string describe(std::string_view key) const override;
-
-  [[nodiscard]] const std::filesystem::path& root() const { return root_; }
-
- private:
-  [[nodiscard]] std::filesystem::path file_of(std::string_view key) const;
-  std::filesystem::path root_;
-};
-
-// Everything in memory, behind a reader-writer lock.
-class MemoryStore final : public KeyValueStore {
- public:
-  [[nodiscard]] std::optional<Bytes> get(std::string_view key) const override;
-  [[nodiscard]] bool contains(std::string_view key) const override;
-  void set(std::string_view key, std::span<const std::byte> value) override;
-  bool erase(std::string_view key) override;
-  void erase_prefix(std::string_view prefix) override;
-  [[nodiscard]] std::vector<std::string> list(std::string_view prefix) const override;
-  [[nodiscard]] std::string describe(std::string_view key) const override;
-
-  // Every key, sorted (tests).
-  [[nodiscard]] std::vector<std::string> keys() const;
-
- private:
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, Bytes, std::less<>> values_;
-};
 
 // Zarr specifics of the Group these return: children are named by one path segment (no '/',
 // '\\', NUL, ".", ".." or .z* metadata names: ValueError when writing, FormatError when reading);
@@ -144,6 +54,11 @@ std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwr
 // read-only use it instead of each node's files (an array's own metadata still wins); a store
 // opened for writing ignores it. FormatError when the store has no root group.
 void consolidate_metadata(KeyValueStore& store);
+
+// The Zarr group at the root of the zip archive `archive` (a ZipStore, zip_store.hpp), read-only;
+// the archive's path is the label of every path and error message. IoError / FormatError as
+// ZipStore and open_zarr.
+std::unique_ptr<Group> open_zarr_zip(const std::filesystem::path& archive);
 
 // A new empty Zarr group in memory (a root .zgroup in a fresh MemoryStore), for tests and scratch.
 // The store stays reachable through `store` when given.

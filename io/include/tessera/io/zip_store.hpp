@@ -16,8 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tessera/io/storage.hpp"
-#include "tessera/io/zarr_store.hpp"
+#include "tessera/io/key_value_store.hpp"
 
 namespace tessera::io {
 
@@ -73,11 +72,6 @@ class ZipStore final : public KeyValueStore {
   mutable std::mutex mutex_;  // libzip handles are not thread-safe
   std::unique_ptr<detail::ZipArchive> zip_;
 };
-
-// The Zarr group at the root of the zip archive `archive`, read-only (a ZipStore; the archive's
-// path is the label of every path and error message). IoError / FormatError as ZipStore and
-// open_zarr.
-std::unique_ptr<Group> open_zarr_zip(const std::filesystem::path& archive);
 
 // Packs the Zarr store in directory `dir` into the zip archive `archive`: one entry per file,
 // named by its path relative to `dir` ("obs/.zattrs"), every entry stored (no compression), ZIP64

@@ -1,4 +1,4 @@
-#include "detail/sources.hpp"
+#include "encodings/sources.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -289,10 +289,6 @@ std::vector<std::string> ZipStore::list(std::string_view prefix) const {
   return {names.begin(), names.end()};
 }
 
-std::unique_ptr<Group> open_zarr_zip(const std::filesystem::path& archive) {
-  return open_zarr(std::make_shared<ZipStore>(archive), archive.string(), /*writable=*/false);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "hdf5/h5_api.hpp"
+#include "formats/hdf5/h5_api.hpp"
 #include "tessera/distributed/comm.hpp"
 #include "tessera/io/storage.hpp"
 

@@ -1,4 +1,4 @@
-#include "hdf5/filters.hpp"
+#include "formats/hdf5/filters.hpp"
 
 #include <blosc.h>
 #include <zstd.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "hdf5/h5_api.hpp"
+#include "formats/hdf5/h5_api.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail::h5 {

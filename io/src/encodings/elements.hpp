@@ -18,7 +18,7 @@
 #include <variant>
 
 #include "tessera/anndata/anndata.hpp"
-#include "tessera/io/anndata_io.hpp"
+#include "tessera/io/options.hpp"
 #include "tessera/io/storage.hpp"
 
 namespace tessera::io::detail {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tessera/core/array.hpp"
-#include "tessera/io/anndata_io.hpp"
+#include "tessera/io/options.hpp"
 #include "tessera/io/storage.hpp"
 
 namespace tessera::io::detail {

@@ -1,4 +1,4 @@
-#include "json_files.hpp"
+#include "formats/zarr/json_files.hpp"
 
 #include <cmath>
 #include <limits>

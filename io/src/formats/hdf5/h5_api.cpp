@@ -1,11 +1,11 @@
-#include "hdf5/h5_api.hpp"
+#include "formats/hdf5/h5_api.hpp"
 
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 
-#include "hdf5/filters.hpp"
+#include "formats/hdf5/filters.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail::h5 {

@@ -11,8 +11,8 @@
 #include <string>
 #include <utility>
 
-#include "hdf5/h5_api.hpp"
-#include "hdf5/hdf5_group.hpp"
+#include "formats/hdf5/h5_api.hpp"
+#include "formats/hdf5/hdf5_group.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/comm.hpp"
 

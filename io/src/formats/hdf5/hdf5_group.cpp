@@ -1,4 +1,4 @@
-#include "hdf5/hdf5_group.hpp"
+#include "formats/hdf5/hdf5_group.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "hdf5/attributes.hpp"
-#include "hdf5/filters.hpp"
+#include "formats/hdf5/attributes.hpp"
+#include "formats/hdf5/filters.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail::h5 {

@@ -3,7 +3,7 @@
 // opens the store with one read instead of one per group, array and attribute file.
 #include <string>
 
-#include "json_files.hpp"
+#include "formats/zarr/json_files.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/zarr_store.hpp"
 

@@ -13,11 +13,12 @@
 #include <mutex>
 #include <new>
 
-#include "json_files.hpp"
+#include "formats/zarr/json_files.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/detail/zarr_codec.hpp"
 #include "tessera/io/detail/zarr_metadata.hpp"
 #include "tessera/io/zarr_store.hpp"
+#include "tessera/io/zip_store.hpp"
 
 namespace tessera::io {
 namespace {
@@ -1516,6 +1517,10 @@ std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwr
     if (ec) throw IoError("zarr: cannot create folder " + dir.string() + ": " + ec.message());
   }
   return create_zarr(std::make_shared<DirectoryStore>(dir), dir.string(), zarr_format);
+}
+
+std::unique_ptr<Group> open_zarr_zip(const std::filesystem::path& archive) {
+  return open_zarr(std::make_shared<ZipStore>(archive), archive.string(), /*writable=*/false);
 }
 
 std::unique_ptr<Group> memory_zarr(std::shared_ptr<MemoryStore>* store) {

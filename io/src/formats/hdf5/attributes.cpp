@@ -1,4 +1,4 @@
-#include "hdf5/attributes.hpp"
+#include "formats/hdf5/attributes.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "hdf5/h5_api.hpp"
+#include "formats/hdf5/h5_api.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io::detail::h5 {

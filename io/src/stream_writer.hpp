@@ -23,7 +23,7 @@
 
 #include "tessera/anndata/anndata.hpp"
 #include "tessera/distributed/context.hpp"
-#include "tessera/io/anndata_io.hpp"
+#include "tessera/io/options.hpp"
 #include "tessera/io/storage.hpp"
 
 namespace tessera::io::detail {

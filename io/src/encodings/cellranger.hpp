@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "tessera/anndata/anndata.hpp"
-#include "tessera/io/anndata_io.hpp"
+#include "tessera/io/options.hpp"
 #include "tessera/io/storage.hpp"
 
 namespace tessera::io::detail {
@@ -33,7 +33,7 @@ CellRangerLayout cellranger_layout(const Group& root);
 AnnData read_cellranger(const std::shared_ptr<const Group>& root, const ReadOptions& options);
 
 // The reader of an HDF5 file's root: Cell Ranger output by read_cellranger, anything else by
-// read_anndata.
+// read_root (elements.hpp).
 AnnData read_hdf5_root(const std::shared_ptr<const Group>& root, const ReadOptions& options);
 
 }  // namespace tessera::io::detail

@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "tessera/core/error.hpp"
-#include "tessera/io/zarr_store.hpp"
+#include "tessera/io/key_value_store.hpp"
 
 namespace tessera::io {
 namespace {
