@@ -13,7 +13,11 @@
 #include <mutex>
 #include <new>
 
+#include "formats/zarr/caches.hpp"
+#include "formats/zarr/chunk_layout.hpp"
 #include "formats/zarr/json_files.hpp"
+#include "formats/zarr/pipeline.hpp"
+#include "formats/zarr/zarr_group.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/detail/zarr_codec.hpp"
 #include "tessera/io/detail/zarr_metadata.hpp"
@@ -23,6 +27,20 @@
 namespace tessera::io {
 namespace {
 
+using detail::allocate_chunk;
+using detail::byteswap_all;
+using detail::ceil_div;
+using detail::chunk_end;
+using detail::ChunkBufferPool;
+using detail::Dims;
+using detail::dims_of;
+using detail::dims_text;
+using detail::fill_items;
+using detail::NodeCache;
+using detail::Pipeline;
+using detail::transpose_bytes;
+using detail::utf32_to_utf8;
+using detail::utf8_to_utf32;
 using detail::ZarrArraySpec;
 using detail::ZarrCodec;
 using detail::ZarrKind;
@@ -31,305 +49,13 @@ using detail::ZarrObjectCodec;
 // Elements per string chunk that write_strings aims at (one chunk for all but huge arrays).
 constexpr index_t kStringChunkElements = index_t{1} << 20;
 
-// A 2-D extent.
-struct Dims {
-  index_t rows = 1;
-  index_t cols = 1;
-};
-
-Dims dims_of(const std::vector<index_t>& v) {
-  switch (v.size()) {
-    case 0:
-      return {1, 1};
-    case 1:
-      return {1, v[0]};
-    default:
-      return {v[0], v[1]};
-  }
-}
-
-index_t ceil_div(index_t a, index_t b) {
-  return a == 0 ? 0 : (a - 1) / b + 1;
-}
-
-// Where chunk `c` of size `chunk` ends inside an axis of `extent` elements, without computing
-// (c + 1) * chunk, which may overflow for the sizes an untrusted .zarray can declare.
-index_t chunk_end(index_t c, index_t chunk, index_t extent) {
-  const index_t begin = c * chunk;  // below extent, so it fits
-  return begin + std::min(chunk, extent - begin);
-}
-
-std::string dims_text(const std::vector<index_t>& v) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) s += ", ";
-    s += std::to_string(v[i]);
-  }
-  if (v.size() == 1) s += ",";
-  return s + ")";
-}
-
-void byteswap_all(std::span<std::byte> data, std::size_t itemsize) {
-  if (itemsize <= 1) return;
-  for (std::size_t off = 0; off + itemsize <= data.size(); off += itemsize) {
-    std::reverse(data.begin() + static_cast<std::ptrdiff_t>(off),
-                 data.begin() + static_cast<std::ptrdiff_t>(off + itemsize));
-  }
-}
-
-// Column-major (rows × cols) to row-major, or back (`to_fortran`).
-void transpose_bytes(std::span<std::byte> data, Dims d, std::size_t itemsize, bool to_fortran) {
-  if (d.rows <= 1 || d.cols <= 1) return;
-  std::vector<std::byte> copy(data.begin(), data.end());
-  const auto is = static_cast<index_t>(itemsize);
-  for (index_t r = 0; r < d.rows; ++r) {
-    for (index_t c = 0; c < d.cols; ++c) {
-      const index_t cpos = r * d.cols + c;
-      const index_t fpos = c * d.rows + r;
-      const index_t from = to_fortran ? cpos : fpos;
-      const index_t to = to_fortran ? fpos : cpos;
-      std::memcpy(data.data() + to * is, copy.data() + from * is, itemsize);
-    }
-  }
-}
-
-// Fills `count` items of `itemsize` bytes at `dst` with `pattern`.
-void fill_items(std::byte* dst, index_t count, std::span<const std::byte> pattern) {
-  const std::size_t is = pattern.size();
-  bool zero = true;
-  for (std::byte b : pattern)
-    zero = zero && b == std::byte{0};
-  if (zero) {
-    std::memset(dst, 0, static_cast<std::size_t>(count) * is);
-    return;
-  }
-  for (index_t i = 0; i < count; ++i)
-    std::memcpy(dst + static_cast<std::size_t>(i) * is, pattern.data(), is);
-}
-
-std::shared_ptr<Buffer> allocate_chunk(std::size_t bytes, const std::string& what) {
-  if (bytes > detail::kMaxChunkBytes) {
-    throw FormatError(what + ": chunks of " + std::to_string(bytes) +
-                      " bytes are larger than the " + std::to_string(detail::kMaxChunkBytes) +
-                      " bytes Tessera decodes");
-  }
-  try {
-    return Buffer::allocate(bytes);
-  } catch (const std::bad_alloc&) {
-    throw FormatError(what + ": cannot allocate " + std::to_string(bytes) + " bytes for a chunk");
-  }
-}
-
-// The codecs of one array, made once per operation.
-struct Pipeline {
-  std::unique_ptr<ZarrCodec> compressor;            // may be null
-  std::unique_ptr<ZarrObjectCodec> object;          // "|O" arrays: filters[0]
-  std::vector<std::unique_ptr<ZarrCodec>> filters;  // byte filters, in file order
-
-  explicit Pipeline(const ZarrArraySpec& spec) {
-    if (!spec.compressor.is_null()) compressor = detail::make_codec(spec.compressor);
-    if (spec.filters.is_array()) {
-      std::size_t first = 0;
-      if (spec.dtype.kind == ZarrKind::object) {
-        object = detail::make_object_codec(spec.filters[0]);
-        first = 1;
-      }
-      for (std::size_t i = first; i < spec.filters.size(); ++i) {
-        filters.push_back(detail::make_codec(spec.filters[i]));
-      }
-    }
-  }
-
-  // Encoded bytes → the bytes the object codec or the array's items start from, of exactly
-  // `out.size()` bytes (fixed-size items) ...
-  void decode_into(std::span<const std::byte> encoded, std::span<std::byte> out) const {
-    if (filters.empty()) {
-      if (compressor) {
-        compressor->decode_into(encoded, out);
-      } else if (encoded.size() != out.size()) {
-        throw FormatError("uncompressed chunk of " + std::to_string(encoded.size()) +
-                          " bytes, expected " + std::to_string(out.size()));
-      } else {
-        std::memcpy(out.data(), encoded.data(), out.size());
-      }
-      return;
-    }
-    std::vector<std::byte> bytes = compressor
-                                       ? compressor->decode(encoded, detail::kMaxUnsizedDecodeBytes)
-                                       : std::vector<std::byte>(encoded.begin(), encoded.end());
-    for (std::size_t i = filters.size(); i-- > 1;) {
-      bytes = filters[i]->decode(bytes, detail::kMaxUnsizedDecodeBytes);
-    }
-    filters[0]->decode_into(bytes, out);
-  }
-
-  // ... or of unknown size (variable-length strings).
-  std::vector<std::byte> decode(std::span<const std::byte> encoded) const {
-    std::vector<std::byte> bytes = compressor
-                                       ? compressor->decode(encoded, detail::kMaxUnsizedDecodeBytes)
-                                       : std::vector<std::byte>(encoded.begin(), encoded.end());
-    for (std::size_t i = filters.size(); i-- > 0;) {
-      bytes = filters[i]->decode(bytes, detail::kMaxUnsizedDecodeBytes);
-    }
-    return bytes;
-  }
-
-  // Encoded bytes of `raw`: in `scratch` (reused, see ZarrCodec::encode_into), or `raw` itself
-  // when there is nothing to apply.
-  std::span<const std::byte> encode_into(std::span<const std::byte> raw, std::size_t typesize,
-                                         std::vector<std::byte>& scratch) const {
-    if (filters.empty() && !compressor) return raw;
-    if (filters.empty()) {
-      const std::size_t n = compressor->encode_into(raw, typesize, scratch);  // may move scratch
-      return {scratch.data(), n};
-    }
-    scratch = encode(raw, typesize);
-    return scratch;
-  }
-
-  std::vector<std::byte> encode(std::span<const std::byte> raw, std::size_t typesize) const {
-    if (filters.empty()) {
-      return compressor ? compressor->encode(raw, typesize)
-                        : std::vector<std::byte>(raw.begin(), raw.end());
-    }
-    std::vector<std::byte> bytes = filters[0]->encode(raw, typesize);
-    for (std::size_t i = 1; i < filters.size(); ++i)
-      bytes = filters[i]->encode(bytes, typesize);
-    if (compressor) bytes = compressor->encode(bytes, typesize);
-    return bytes;
-  }
-};
-
-// UTF-32 code units (NUL-padded) to UTF-8; FormatError for code points that are not characters.
-std::string utf32_to_utf8(const std::byte* p, std::size_t units, bool big_endian) {
-  std::vector<std::uint32_t> cps;
-  cps.reserve(units);
-  for (std::size_t i = 0; i < units; ++i) {
-    const auto* b = reinterpret_cast<const unsigned char*>(p + 4 * i);
-    const std::uint32_t cp = big_endian
-                                 ? (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
-                                       (std::uint32_t{b[2]} << 8) | b[3]
-                                 : (std::uint32_t{b[3]} << 24) | (std::uint32_t{b[2]} << 16) |
-                                       (std::uint32_t{b[1]} << 8) | b[0];
-    cps.push_back(cp);
-  }
-  while (!cps.empty() && cps.back() == 0)
-    cps.pop_back();  // numpy strips trailing NULs
-  std::string out;
-  for (std::uint32_t cp : cps) {
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      throw FormatError("invalid code point " + std::to_string(cp) + " in a fixed-width string");
-    }
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-  return out;
-}
-
-// UTF-8 text as code points (numpy's U strings); ValueError naming `where` if not UTF-8.
-std::u32string utf8_to_utf32(const std::string& text, const std::string& where) {
-  if (!detail::is_valid_utf8(text))
-    throw ValueError("zarr: " + where + ": a string is not valid UTF-8");
-  std::u32string out;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const int extra = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
-    std::uint32_t cp = extra == 0 ? c : extra == 1 ? c & 0x1FU : extra == 2 ? c & 0x0FU : c & 0x07U;
-    for (int k = 1; k <= extra; ++k)
-      cp = (cp << 6) | (static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]) & 0x3FU);
-    out.push_back(static_cast<char32_t>(cp));
-    i += static_cast<std::size_t>(extra) + 1;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
-
-// Buffers that encoded chunks are built in, reused from chunk to chunk by every group opened from
-// the same factory call, and freed with the last of them. On machines where the first touch of
-// fresh memory is slow (this project's VM: page faults and zeroing), Blosc lz4 compresses a
-// 128 MiB chunk at 2.5 GB/s into a buffer it used before and at about 1 GB/s into a new one.
-class BufferPool {
- public:
-  // A buffer from the pool (an empty one when there is none), handed back when `Held` ends.
-  class Held {
-   public:
-    explicit Held(BufferPool& pool) : pool_(pool), bytes_(pool.take()) {}
-    Held(const Held&) = delete;
-    Held& operator=(const Held&) = delete;
-    ~Held() { pool_.give(std::move(bytes_)); }
-    std::vector<std::byte>& bytes() { return bytes_; }
-
-   private:
-    BufferPool& pool_;
-    std::vector<std::byte> bytes_;
-  };
-
- private:
-  // Buffers kept while not in use: one per thread writing at once, in practice one.
-  static constexpr std::size_t kKept = 2;
-
-  std::vector<std::byte> take() {
-    const std::lock_guard lock(mutex_);
-    if (free_.empty()) return {};
-    std::vector<std::byte> b = std::move(free_.back());
-    free_.pop_back();
-    return b;
-  }
-  void give(std::vector<std::byte> bytes) noexcept {
-    try {
-      const std::lock_guard lock(mutex_);
-      if (free_.size() < kKept && !bytes.empty()) free_.push_back(std::move(bytes));
-    } catch (...) {  // a buffer not kept is only freed
-    }
-  }
-
-  std::mutex mutex_;
-  std::vector<std::vector<std::byte>> free_;
-};
-
-// Zarr v3 node documents (zarr.json) of one store, by key, read once: from the root's
-// consolidated metadata when it has some, else from each node's own file. An array's own file,
-// when there is one, wins over its consolidated copy (consolidated metadata may be stale).
-class NodeCache {
- public:
-  struct Entry {
-    std::optional<Json> doc;
-    bool own = false;  // read from the node's own file (not consolidated)
-  };
-  std::optional<Entry> find(const std::string& key) const {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    const auto it = nodes_.find(key);
-    if (it == nodes_.end()) return std::nullopt;
-    return it->second;
-  }
-  void put(const std::string& key, Entry entry) {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    nodes_[key] = std::move(entry);
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, Entry> nodes_;
-};
 
 class ZarrGroup final : public Group {
  public:
   ZarrGroup(std::shared_ptr<KeyValueStore> store, std::string label, std::string prefix,
-            bool writable, std::shared_ptr<BufferPool> buffers = std::make_shared<BufferPool>(),
+            bool writable,
+            std::shared_ptr<ChunkBufferPool> buffers = std::make_shared<ChunkBufferPool>(),
             std::shared_ptr<NodeCache> v3 = nullptr, std::shared_ptr<NodeCache> v2 = nullptr)
       : store_(std::move(store)),
         label_(std::move(label)),
@@ -784,7 +510,7 @@ class ZarrGroup final : public Group {
     const Pipeline pipeline = make_pipeline(spec, where);
     const std::vector<std::byte> fill = spec.fill_bytes(where);
     std::shared_ptr<Buffer> buffer;  // allocated when a chunk must be assembled
-    BufferPool::Held encoded(*buffers_);
+    ChunkBufferPool::Held encoded(*buffers_);
 
     for (index_t cr = start.rows / chunk.rows; cr <= (start.rows + count.rows - 1) / chunk.rows;
          ++cr) {
@@ -1174,7 +900,7 @@ class ZarrGroup final : public Group {
     const std::vector<std::byte> fill = spec.fill_bytes(where);
     const std::shared_ptr<Buffer> buffer = allocate_chunk(chunk_bytes, where);
     const std::span<std::byte> raw(buffer->data(), chunk_bytes);
-    BufferPool::Held encoded(*buffers_);
+    ChunkBufferPool::Held encoded(*buffers_);
     for (index_t sr = start.rows / shard.rows; sr * shard.rows < start.rows + count.rows; ++sr) {
       for (index_t sc = start.cols / shard.cols; sc * shard.cols < start.cols + count.cols; ++sc) {
         std::vector<std::byte> object;
@@ -1343,190 +1069,23 @@ class ZarrGroup final : public Group {
   std::string label_;
   std::string prefix_;
   bool writable_;
-  std::shared_ptr<BufferPool> buffers_;
+  std::shared_ptr<ChunkBufferPool> buffers_;
   std::shared_ptr<NodeCache> v3_;  // set for Zarr v3 stores
   std::shared_ptr<NodeCache> v2_;  // Zarr v2 opened read-only: the root's .zmetadata, by key
 };
 
 }  // namespace
 
-// ---------------------------------------------------------------------------------------------
-// Factories
+namespace detail {
 
-namespace {
-
-Json parse_document(const Bytes& bytes, const std::string& where) {
-  return detail::parse_json_file(bytes, where);
+std::unique_ptr<Group> make_zarr_group(std::shared_ptr<KeyValueStore> store, std::string label,
+                                       std::string prefix, bool writable,
+                                       std::shared_ptr<ChunkBufferPool> buffers,
+                                       std::shared_ptr<NodeCache> v3,
+                                       std::shared_ptr<NodeCache> v2) {
+  return std::make_unique<ZarrGroup>(std::move(store), std::move(label), std::move(prefix),
+                                     writable, std::move(buffers), std::move(v3), std::move(v2));
 }
 
-// A Zarr v3 group at `prefix`: its zarr.json (node_type group), or, as old stores have it, no
-// root zarr.json but children that have one. The root's inline consolidated metadata, when
-// present, fills the node cache (opening costs one read); nullopt when this is not v3 at all.
-std::unique_ptr<Group> open_v3(const std::shared_ptr<KeyValueStore>& store,
-                               const std::string& label, bool writable, const std::string& prefix) {
-  const auto at = [&](const std::string& file) {
-    return prefix.empty() ? file : prefix + "/" + file;
-  };
-  auto cache = std::make_shared<NodeCache>();
-  const std::optional<Bytes> root = store->get(at("zarr.json"));
-  if (root) {
-    const std::string where = store->describe(at("zarr.json"));
-    const Json doc = parse_document(*root, where);
-    if (!doc.is_object() || doc.value("zarr_format", Json()) != 3)
-      throw FormatError("zarr: " + where + ": unsupported zarr_format (expected 3)");
-    if (doc.value("node_type", Json()) != "group")
-      throw FormatError("zarr: " + label + ":/" + prefix + " is an array, not a group");
-    cache->put(at("zarr.json"), NodeCache::Entry{doc, true});
-    const Json consolidated = doc.value("consolidated_metadata", Json());
-    if (consolidated.is_object()) {
-      if (consolidated.value("kind", Json("inline")) != "inline")
-        throw FormatError("zarr: " + where + ": consolidated_metadata of kind " +
-                          consolidated.value("kind", Json()).dump() + " is not supported (inline)");
-      const Json metadata = consolidated.value("metadata", Json::object());
-      if (!metadata.is_object())
-        throw FormatError("zarr: " + where + ": consolidated_metadata.metadata must be an object");
-      for (const auto& [path, node] : metadata.items()) {
-        check_store_key(path);  // never a key outside the store
-        if (!node.is_object() || node.value("zarr_format", Json()) != 3) {
-          throw FormatError("zarr: " + where + ": consolidated metadata of '" + path +
-                            "' is not a Zarr v3 node");
-        }
-        cache->put(at(path + "/zarr.json"), NodeCache::Entry{node, false});
-      }
-    }
-  } else {
-    bool children = false;
-    for (const std::string& name : store->list(prefix)) {
-      if (name.find_first_of(std::string("\\\0", 2)) == std::string::npos && name != "." &&
-          name != ".." && store->contains(at(name + "/zarr.json")))
-        children = true;
-    }
-    if (!children) return nullptr;
-  }
-  return std::make_unique<ZarrGroup>(store, label, prefix, writable, std::make_shared<BufferPool>(),
-                                     std::move(cache));
-}
-
-}  // namespace
-
-std::unique_ptr<Group> open_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
-                                 bool writable, const std::string& prefix) {
-  check_store_key(prefix, /*allow_empty=*/true);
-  auto at = [&](const char* file) {
-    return prefix.empty() ? std::string(file) : prefix + "/" + file;
-  };
-  const std::string where = label + ":/" + prefix;
-  const std::optional<Bytes> zgroup = store->get(at(".zgroup"));
-  if (!zgroup) {
-    if (auto v3 = open_v3(store, label, writable, prefix)) return v3;
-    std::string why;
-    if (store->contains(at(".zarray"))) why = "; it is an array";
-    throw FormatError("zarr: " + where + " is not a Zarr group (no " +
-                      store->describe(at(".zgroup")) + " nor zarr.json)" + why);
-  }
-  const Json doc =
-      Json::parse(std::string_view(reinterpret_cast<const char*>(zgroup->data()), zgroup->size()),
-                  nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    throw FormatError("zarr: malformed JSON in " + store->describe(at(".zgroup")));
-  }
-  const auto format = doc.find("zarr_format");
-  if (format == doc.end() || !format->is_number_integer() || format->get<std::int64_t>() != 2) {
-    throw FormatError("zarr: " + store->describe(at(".zgroup")) + ": unsupported zarr_format " +
-                      (format == doc.end() ? std::string("(missing)") : format->dump()) +
-                      " (expected 2)");
-  }
-  std::shared_ptr<NodeCache> consolidated;
-  if (!writable) {  // a store being written would make its .zmetadata stale
-    if (const std::optional<Bytes> bytes = store->get(at(".zmetadata"))) {
-      consolidated = std::make_shared<NodeCache>();
-      const std::string meta_where = store->describe(at(".zmetadata"));
-      const Json meta = parse_document(*bytes, meta_where);
-      if (!meta.is_object() || !meta.contains("metadata") || !meta.at("metadata").is_object()) {
-        throw FormatError("zarr: " + meta_where +
-                          ": consolidated metadata needs a \"metadata\" object");
-      }
-      if (meta.value("zarr_consolidated_format", Json()) != 1) {
-        throw FormatError("zarr: " + meta_where + ": zarr_consolidated_format " +
-                          meta.value("zarr_consolidated_format", Json()).dump() +
-                          " is not supported (1)");
-      }
-      for (const auto& [k, v] : meta.at("metadata").items()) {
-        check_store_key(k);  // never a key outside the store
-        const std::string file = k.substr(k.rfind('/') + 1);
-        if (file != ".zgroup" && file != ".zarray" && file != ".zattrs") continue;
-        consolidated->put(at(k.c_str()), NodeCache::Entry{v, false});
-      }
-    }
-  }
-  return std::make_unique<ZarrGroup>(std::move(store), label, prefix, writable,
-                                     std::make_shared<BufferPool>(), nullptr,
-                                     std::move(consolidated));
-}
-
-std::unique_ptr<Group> create_zarr(std::shared_ptr<KeyValueStore> store, const std::string& label,
-                                   int zarr_format) {
-  if (zarr_format != 2 && zarr_format != 3)
-    throw ValueError("zarr: format " + std::to_string(zarr_format) + " (Tessera writes 2 or 3)");
-  if (zarr_format == 3) {
-    const Json root{{"zarr_format", 3}, {"node_type", "group"}, {"attributes", Json::object()}};
-    const std::string text = detail::dump_json(root);
-    store->set("zarr.json", std::as_bytes(std::span(text.data(), text.size())));
-    auto cache = std::make_shared<NodeCache>();
-    cache->put("zarr.json", NodeCache::Entry{root, true});
-    return std::make_unique<ZarrGroup>(std::move(store), label, "", true,
-                                       std::make_shared<BufferPool>(), std::move(cache));
-  }
-  const std::string text = detail::dump_json(Json{{"zarr_format", 2}});
-  store->set(".zgroup", std::as_bytes(std::span(text.data(), text.size())));
-  return std::make_unique<ZarrGroup>(std::move(store), label, "", true);
-}
-
-std::unique_ptr<Group> open_zarr(const std::filesystem::path& dir, bool writable) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    throw IoError("zarr: cannot open " + dir.string() + ": not a directory");
-  }
-  return open_zarr(std::make_shared<DirectoryStore>(dir), dir.string(), writable);
-}
-
-std::unique_ptr<Group> create_zarr(const std::filesystem::path& dir, bool overwrite,
-                                   int zarr_format) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(dir, ec);
-  if (std::filesystem::exists(status)) {
-    if (!std::filesystem::is_directory(status)) {
-      throw IoError("zarr: cannot create " + dir.string() + ": a file of that name exists");
-    }
-    const bool empty = std::filesystem::is_empty(dir, ec);
-    if (!empty) {
-      const bool is_zarr = std::filesystem::exists(dir / ".zgroup", ec) ||
-                           std::filesystem::exists(dir / ".zarray", ec) ||
-                           std::filesystem::exists(dir / "zarr.json", ec);
-      if (!is_zarr) {
-        throw IoError("zarr: cannot create " + dir.string() +
-                      ": a non-empty folder that is not a Zarr store exists there");
-      }
-      if (!overwrite) {
-        throw IoError("zarr: cannot create " + dir.string() + ": a Zarr store exists there");
-      }
-      DirectoryStore(dir).erase_prefix("");
-    }
-  } else {
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw IoError("zarr: cannot create folder " + dir.string() + ": " + ec.message());
-  }
-  return create_zarr(std::make_shared<DirectoryStore>(dir), dir.string(), zarr_format);
-}
-
-std::unique_ptr<Group> open_zarr_zip(const std::filesystem::path& archive) {
-  return open_zarr(std::make_shared<ZipStore>(archive), archive.string(), /*writable=*/false);
-}
-
-std::unique_ptr<Group> memory_zarr(std::shared_ptr<MemoryStore>* store) {
-  auto memory = std::make_shared<MemoryStore>();
-  if (store != nullptr) *store = memory;
-  return create_zarr(memory, "<memory>");
-}
-
+}  // namespace detail
 }  // namespace tessera::io
