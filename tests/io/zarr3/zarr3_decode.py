@@ -478,7 +478,7 @@ class Sharding:
     kind = "ab"
     EMPTY = 2**64 - 1
 
-    def __init__(self, config, dtype, fill, outer_ndim, where, violations, reader):
+    def __init__(self, config, dtype, fill, outer_ndim, where, violations):
         self.inner_shape = config.get("chunk_shape")
         if (not isinstance(self.inner_shape, list) or len(self.inner_shape) != outer_ndim
                 or not all(isinstance(s, int) and s > 0 for s in self.inner_shape)):
@@ -488,11 +488,11 @@ class Sharding:
         self.location = config.get("index_location", "end")
         if self.location not in ("start", "end"):
             raise DecodeError(f"{where}: sharding_indexed index_location {self.location!r}")
-        self.inner = Pipeline(config["codecs"], dtype, fill, outer_ndim, where + " (inner)", violations, reader)
+        self.inner = Pipeline(config["codecs"], dtype, fill, outer_ndim, where + " (inner)", violations)
         index_codecs = config.get("index_codecs", [{"name": "bytes", "configuration": {"endian": "little"}},
                                                    {"name": "crc32c"}])
         index_type = DataType("uint64", where, violations)
-        self.index = Pipeline(index_codecs, index_type, 0, outer_ndim + 1, where + " (index)", violations, reader)
+        self.index = Pipeline(index_codecs, index_type, 0, outer_ndim + 1, where + " (index)", violations)
         if any(not isinstance(c, (BytesCodec, Crc32c)) for c in self.index.codecs):
             raise DecodeError(f"{where}: index_codecs must be of fixed size (bytes, crc32c)")
         self.dtype = dtype
@@ -501,7 +501,8 @@ class Sharding:
     def decode(self, raw, shape):
         for s, i in zip(shape, self.inner_shape):
             if s % i:
-                raise DecodeError(f"sharding_indexed: inner chunks {self.inner_shape} do not divide the shard {list(shape)}")
+                raise DecodeError(f"sharding_indexed: inner chunks {self.inner_shape} do not divide "
+                                  f"the shard {list(shape)}")
         grid = [s // i for s, i in zip(shape, self.inner_shape)]
         n = int(np.prod(grid, dtype=np.int64))
         size = 16 * n + sum(c.size for c in self.index.codecs if isinstance(c, Crc32c))
@@ -532,7 +533,7 @@ class Sharding:
 class Pipeline:
     """A codec chain: array -> array codecs, one array -> bytes codec, bytes -> bytes codecs."""
 
-    def __init__(self, specs, dtype, fill, ndim, where, violations, reader):
+    def __init__(self, specs, dtype, fill, ndim, where, violations):
         if not isinstance(specs, list) or not specs:
             raise DecodeError(f"{where}: codecs must be a non-empty list")
         self.codecs = []
@@ -545,7 +546,7 @@ class Pipeline:
             elif name in ("vlen-utf8", "vlen-bytes"):
                 c = VlenCodec(name, config, dtype, where, violations)
             elif name == "sharding_indexed":
-                c = Sharding(config, dtype, fill, ndim, where, violations, reader)
+                c = Sharding(config, dtype, fill, ndim, where, violations)
             else:
                 c = make_bb(name, config, where, violations)
             self.codecs.append(c)
@@ -668,7 +669,7 @@ class Reader:
             self.violation(where, f"dimension_names {names!r}")
         dtype = DataType(meta["data_type"], where, self.violations)
         fill = dtype.fill(meta["fill_value"], where, self.violations)
-        pipeline = Pipeline(meta["codecs"], dtype, fill, ndim, where, self.violations, self)
+        pipeline = Pipeline(meta["codecs"], dtype, fill, ndim, where, self.violations)
         if dtype.variable and not isinstance(pipeline.ab, (VlenCodec, Sharding)):
             raise DecodeError(f"{where}: data type {dtype.name} needs {dtype.variable}")
 
