@@ -69,10 +69,10 @@ io::ReadOptions read_options(const ReadArgs& args, const Context& ctx);
 
 // How outputs are written, the same for every subcommand that writes files.
 struct WriteArgs {
-  std::string chunks;      // --chunks R[,C] of X and layers ("": their own)
+  std::string chunks;      // --chunks R[,C] of X, raw.X and layers ("": their own)
   std::string compressor;  // --compressor ("": the format's default, see io::WriteOptions)
   int zarr_format = 2;     // --zarr-format 2|3 of .zarr and .zarr.zip outputs
-  std::string shards;      // --shards R[,C] (Zarr v3): shards of X and layers
+  std::string shards;      // --shards R[,C] (Zarr v3): shards of dense X, raw.X and layers
   bool consolidated = true;
 };
 // The writer's options for these arguments (ValueError for a bad --chunks/--shards, or --shards

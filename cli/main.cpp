@@ -27,9 +27,10 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 void add_write_options(CLI::App* cmd, tessera::cli::WriteArgs& write) {
-  cmd->add_option("--chunks", write.chunks,
-                  "Chunks of the output's X and layers: R or R,C (-1: whole); with --shards, the "
-                  "inner chunks");
+  cmd->add_option(
+      "--chunks", write.chunks,
+      "Chunks of the output's X, raw.X and layers: R or R,C (-1: whole); with --shards, the "
+      "inner chunks");
   cmd->add_option("--compressor", write.compressor,
                   "lz4, lz4hc, zstd, zlib, blosclz (Blosc) or none (default: none; Zarr v3: "
                   "zarr-python's zstd level 0)")
@@ -39,7 +40,8 @@ void add_write_options(CLI::App* cmd, tessera::cli::WriteArgs& write) {
                   "or 3 (anndata >= 0.12 with zarr-python 3)")
       ->check(CLI::IsMember({2, 3}));
   cmd->add_option("--shards", write.shards,
-                  "Zarr v3: shards of X and layers, R or R,C (multiples of --chunks); each shard "
+                  "Zarr v3: shards of the dense X, raw.X and layers, R or R,C (multiples of "
+                  "--chunks); each shard "
                   "is written whole by one rank");
   cmd->add_flag("!--no-consolidate", write.consolidated,
                 "Do not write consolidated metadata into zarr outputs (.zmetadata, or inline in "

@@ -566,8 +566,16 @@ std::vector<MatrixPlan> plan_matrices(const AnnData& a, Context& ctx, const Writ
       // written whole by the one rank that owns it.
       Shape shards{0, 0};
       if (options.zarr_format == 3 && options.shards && (name == "X" || group == "layers")) {
+        // Sizes as asked, not clamped to the array: a shard (and its inner chunks) may be larger
+        // than the array, as in zarr-python, the edge shards being padded with the fill value.
+        const auto asked = [&](const ChunkSpec& spec, int axis, index_t resolved) {
+          return spec.regular_size(axis).value_or(resolved);
+        };
         shards = options.shards->resolve(shape, array.dtype()).max_chunk_shape();
-        shards = {std::max<index_t>(shards.rows, 1), std::max<index_t>(shards.cols, 1)};
+        shards = {asked(*options.shards, 0, std::max<index_t>(shards.rows, 1)),
+                  asked(*options.shards, 1, std::max<index_t>(shards.cols, 1))};
+        if (options.chunks)
+          chunks = {asked(*options.chunks, 0, chunks.rows), asked(*options.chunks, 1, chunks.cols)};
         // Inner chunks never larger than the shard; a shard holds whole inner chunks.
         chunks = {std::min(chunks.rows, shards.rows), std::min(chunks.cols, shards.cols)};
         if (shards.rows % chunks.rows != 0 || shards.cols % chunks.cols != 0) {

@@ -1,6 +1,7 @@
 #include "encodings/sources.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "tessera/core/chunk_source.hpp"
@@ -8,6 +9,11 @@
 
 namespace tessera::io::detail {
 namespace {
+
+// Limits on the matrices a file may declare (2^60 bytes, 2^24 chunk-rows: far beyond any real
+// data, far below what would overflow or exhaust memory in the chunk grid).
+constexpr double kMaxMatrixBytes = 1152921504606846976.0;  // 2^60
+constexpr index_t kMaxChunksPerAxis = index_t{1} << 24;
 
 // A dense matrix read box by box.
 class DenseSource final : public ChunkSource {
@@ -190,6 +196,17 @@ Array lazy_dense(const std::shared_ptr<const Group>& parent, const std::string& 
              static_cast<double>(meta.chunks[0]) * row_bytes <=
                  4.0 * static_cast<double>(options.chunk_bytes)) {
     rows = std::min(shape.rows, meta.chunks[0]);
+  }
+  // Shapes come from the file: one that no memory or disk could hold (its chunk grid alone would
+  // exhaust memory) is refused, naming it, before anything is allocated.
+  const double elements = static_cast<double>(shape.rows) * static_cast<double>(shape.cols);
+  const double chunk_rows =
+      std::ceil(static_cast<double>(shape.rows) / static_cast<double>(std::max<index_t>(rows, 1)));
+  if (elements * static_cast<double>(itemsize(dtype)) > kMaxMatrixBytes ||
+      chunk_rows > static_cast<double>(kMaxChunksPerAxis)) {
+    bad(*parent, name,
+        "shape " + to_string(shape) + " is beyond what Tessera reads (at most 2^60 bytes in at " +
+            "most 2^24 chunk-rows)");
   }
   const ChunkGrid grid =
       ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(shape.cols, 1));

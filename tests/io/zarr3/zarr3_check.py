@@ -251,9 +251,10 @@ def codec_name(c):
 
 
 def dense_matrix_paths(meta_of):
-    """Paths of the dense X and layers arrays (the ones sharded on request)."""
+    """Paths of the dense X, raw/X and layers arrays (the ones sharded on request, as --chunks
+    applies to them)."""
     return sorted(p for p, m in meta_of.items() if m.get("node_type") == "array" and len(m["shape"]) == 2
-                  and (p == "X" or (p.startswith("layers/") and p.count("/") == 1)))
+                  and (p in ("X", "raw/X") or (p.startswith("layers/") and p.count("/") == 1)))
 
 
 def in_matrix_slot(path, meta_of):

@@ -78,6 +78,14 @@ class ChunkSpec {
   // The grid for an array of this shape and dtype. Throws ValueError for sizes < 1 (other than
   // -1) and ShapeError for explicit sizes that do not add up to the axis length.
   [[nodiscard]] ChunkGrid resolve(Shape shape, DType dtype) const;
+  // The size asked for along `axis` (0 rows, 1 columns) when it is one regular size, not clamped
+  // to any shape (Zarr shards and chunks may be larger than the array); nullopt for -1, explicit
+  // sizes or automatic.
+  [[nodiscard]] std::optional<index_t> regular_size(int axis) const {
+    const index_t* size = std::get_if<index_t>(&axes_[axis == 0 ? 0 : 1]);
+    if (size == nullptr || *size < 1) return std::nullopt;
+    return *size;
+  }
 
  private:
   Axis axes_[2];

@@ -29,14 +29,14 @@ struct WriteOptions {
   // (zarr-python 3's default codecs, `bytes` + `zstd`).
   std::optional<Compression> compression;
   // zarr outputs: Zarr format 2 (anndata <= 0.12's default, read by every anndata) or 3 (anndata
-  // >= 0.12 with zarr-python 3 only); for 3, X and layers may be sharded, each shard `shards` in
+  // >= 0.12 with zarr-python 3 only); for 3, dense X, raw.X and layers may be sharded, each shard `shards` in
   // shape (a multiple of the chunks), written whole by one rank.
   int zarr_format = 2;
   std::optional<ChunkSpec> shards;
   // zarr outputs: consolidated metadata (v2 `.zmetadata`, v3 inline in the root zarr.json), as
   // anndata >= 0.12 writes it, so that opening the store costs one read.
   bool consolidated = true;
-  std::optional<ChunkSpec> chunks;  // chunking of X and layers in the file (default: their own)
+  std::optional<ChunkSpec> chunks;  // chunking of X, raw.X and layers in the file (default: their own)
   // Big arrays are written in bands of whole chunk-rows: each rank computes about this many bytes
   // of its own chunk-rows (at least one chunk-row), writes them, frees them, and goes on. The
   // peak memory of a write is near this, whatever the array's size.

@@ -183,9 +183,12 @@ class BloscCodec final : public ZarrCodec {
     if (shuffle == -1) shuffle = typesize == 1 ? BLOSC_BITSHUFFLE : BLOSC_SHUFFLE;
     const std::size_t bound = raw.size() + BLOSC_MAX_OVERHEAD;
     if (out.size() < bound) out.resize(bound);
+    // One thread: Blosc's threads append the compressed blocks in the order they finish, so a
+    // chunk compressed by several would differ from run to run (and from rank count to rank
+    // count). Decompression places blocks by their offsets and keeps the threads.
     const int n = blosc_compress_ctx(clevel_, shuffle, std::max<std::size_t>(typesize, 1),
                                      raw.size(), raw.data(), out.data(), bound, cname_.c_str(),
-                                     static_cast<std::size_t>(blocksize_), blosc_threads());
+                                     static_cast<std::size_t>(blocksize_), 1);
     if (n <= 0) {
       throw ValueError("blosc: compression failed (code " + std::to_string(n) + ")");
     }

@@ -388,7 +388,7 @@ Json v3_data_type(const ZarrDType& t) {
         one.itemsize = f.itemsize;
         if (f.count != 1)
           throw ValueError("zarr v3: struct field '" + f.name + "' holds a sub-array");
-        fields.push_back(Json::array({f.name, v3_data_type(one)}));
+        fields.push_back(Json{{"name", f.name}, {"data_type", v3_data_type(one)}});
       }
       return Json{{"name", "struct"}, {"configuration", {{"fields", fields}}}};
     }
@@ -424,7 +424,16 @@ Json v3_codec(const Json& config, std::size_t typesize) {
 
 Json v3_fill(const ZarrArraySpec& spec) {
   if (spec.dtype.kind == ZarrKind::object || spec.dtype.kind == ZarrKind::fixed_unicode) return "";
-  if (spec.dtype.kind == ZarrKind::structured) return 0;
+  if (spec.dtype.kind == ZarrKind::structured) {
+    // The struct extension: an object giving every field its fill value.
+    Json fill = Json::object();
+    for (const ZarrField& f : spec.dtype.fields)
+      fill[f.name] = f.kind == ZarrKind::numeric ? (f.dtype == DType::boolean ? Json(false)
+                                                    : is_float(f.dtype)       ? Json(0.0)
+                                                                              : Json(0))
+                                                 : Json("");
+    return fill;
+  }
   const Json& v = spec.fill_value;
   if (v.is_null()) return spec.dtype.dtype == DType::boolean ? Json(false) : Json(0);
   return v;
@@ -524,7 +533,8 @@ ZarrArraySpec ZarrArraySpec::parse_v3(const Json& doc, const std::string& where)
   if (!transformers.is_array() || !transformers.empty())
     fail(where, "storage_transformers " + transformers.dump() + " are not supported");
   spec.dtype = data_type(doc.value("data_type", Json()), where);
-  spec.fill_value = v3_fill_value(doc.value("fill_value", Json()), spec.dtype, where);
+  if (!doc.contains("fill_value")) fail(where, "\"fill_value\" is missing (required)");
+  spec.fill_value = v3_fill_value(doc.at("fill_value"), spec.dtype, where);
   spec.compressor = nullptr;
   spec.filters = nullptr;
   codecs(doc.value("codecs", Json()), spec, where, false);

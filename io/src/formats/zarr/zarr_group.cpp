@@ -130,7 +130,8 @@ class ZarrGroup final : public Group {
       }
     }
     if (v3_) {
-      const std::optional<Json> doc = array.empty() ? own_node() : node(array);
+      // The node's own zarr.json wins over a consolidated copy (which may be stale).
+      const std::optional<Json> doc = array.empty() ? own_node() : node(array, /*own=*/true);
       if (!doc || !doc->contains("attributes")) return Json::object();
       const Json& attrs = doc->at("attributes");
       if (!attrs.is_object()) {
@@ -142,7 +143,8 @@ class ZarrGroup final : public Group {
       return attrs;
     }
     const std::string k = array.empty() ? key(".zattrs") : key(array, ".zattrs");
-    std::optional<Json> doc = v2_json(k);
+    std::optional<Json> doc = read_json(k);  // the node's own attributes win over .zmetadata
+    if (!doc) doc = v2_json(k);
     if (!doc) return Json::object();
     if (!doc->is_object()) {
       throw FormatError("zarr: " + store_->describe(k) + ": attributes must be a JSON object");
@@ -208,7 +210,7 @@ class ZarrGroup final : public Group {
     if (numeric) out.values = Chunk::dense(f->dtype, Shape{n, f->count});
     std::vector<std::byte> raw;
     for (index_t c = 0; c * per_chunk < n; ++c) {
-      const std::string ckey = spec.chunk_key(0, c);
+      const std::string ckey = chunk_label(spec, 0, c);
       raw.assign(static_cast<std::size_t>(per_chunk) * record, std::byte{0});
       if (auto data = fetch(spec, name, 0, c))
         decode_chunk(spec, pipeline, *data, raw, where, ckey);
@@ -355,7 +357,7 @@ class ZarrGroup final : public Group {
 
     // A box inside one stored chunk is a view of the decoded chunk: no copy.
     if (cr0 == cr1 && cc0 == cc1) {
-      const std::string ckey = spec.chunk_key(cr0, cc0);
+      const std::string ckey = chunk_label(spec, cr0, cc0);
       if (auto data = fetch(spec, name, cr0, cc0)) {
         auto buffer = allocate_chunk(chunk_bytes, where);
         decode_chunk(spec, pipeline, *data, {buffer->data(), chunk_bytes}, where, ckey);
@@ -377,7 +379,7 @@ class ZarrGroup final : public Group {
         const index_t r1 = std::min(start.rows + count.rows, chunk_end(cr, chunk.rows, shape.rows));
         const index_t c0 = std::max(start.cols, cc * chunk.cols);
         const index_t c1 = std::min(start.cols + count.cols, chunk_end(cc, chunk.cols, shape.cols));
-        const std::string ckey = spec.chunk_key(cr, cc);
+        const std::string ckey = chunk_label(spec, cr, cc);
         const std::optional<Bytes> data = fetch(spec, name, cr, cc);
         if (!data) {
           for (index_t r = r0; r < r1; ++r) {
@@ -422,7 +424,7 @@ class ZarrGroup final : public Group {
         const index_t r1 = chunk_end(cr, chunk.rows, shape.rows);
         std::vector<std::optional<std::vector<std::string>>> row_chunks;
         for (index_t cc = 0; cc < ceil_div(shape.cols, chunk.cols); ++cc) {
-          const std::string ckey = spec.chunk_key(cr, cc);
+          const std::string ckey = chunk_label(spec, cr, cc);
           const std::optional<Bytes> data = fetch(spec, name, cr, cc);
           if (data) {
             row_chunks.emplace_back(decode_string_chunk(spec, pipeline, *data, n, where, ckey));
@@ -542,7 +544,7 @@ class ZarrGroup final : public Group {
           // Edge chunks are stored full size, padded with the fill value (as zarr-python does).
           if (!full_size) fill_items(raw.data(), chunk.rows * chunk.cols, fill);
         } else if (auto existing = store_->get(key(name, ckey))) {
-          decode_chunk(spec, pipeline, *existing, raw, where, ckey);
+          decode_chunk(spec, pipeline, *existing, raw, where, "chunk '" + ckey + "'");
         } else {
           fill_items(raw.data(), chunk.rows * chunk.cols, fill);
         }
@@ -659,7 +661,7 @@ class ZarrGroup final : public Group {
   std::optional<Json> node(const std::string& name, bool own = false) const {
     return node_at(key(name, "zarr.json"), own);
   }
-  std::optional<Json> own_node() const { return node_at(key("zarr.json"), false); }
+  std::optional<Json> own_node() const { return node_at(key("zarr.json"), true); }
 
   std::optional<Json> node_at(const std::string& k, bool own) const {
     if (auto hit = v3_->find(k); hit && (!own || hit->own || !hit->doc)) return hit->doc;
@@ -687,6 +689,19 @@ class ZarrGroup final : public Group {
   std::string node_type(const std::string& name) const {
     const std::optional<Json> doc = node(name);
     return doc ? doc->at("node_type").get<std::string>() : std::string();
+  }
+
+  // Chunk (cr, cc) as error messages name it: its key, or for a sharded array the shard's key
+  // and the inner chunk's place in it (the object a user can find on disk).
+  static std::string chunk_label(const ZarrArraySpec& spec, index_t cr, index_t cc) {
+    if (spec.shard.empty()) return "chunk '" + spec.chunk_key(cr, cc) + "'";
+    const Dims inner = dims_of(spec.chunks);
+    const Dims outer = dims_of(spec.shard);
+    const index_t per_rows = outer.rows / inner.rows, per_cols = outer.cols / inner.cols;
+    std::string at = spec.shape.size() == 2 ? "(" + std::to_string(cr % per_rows) + ", " +
+                                                  std::to_string(cc % per_cols) + ")"
+                                            : "(" + std::to_string(cc % per_cols) + ",)";
+    return "inner chunk " + at + " of shard '" + spec.chunk_key(cr / per_rows, cc / per_cols) + "'";
   }
 
   // The stored bytes of chunk (cr, cc), nullopt when it is missing (it reads as the fill value).
@@ -999,7 +1014,7 @@ class ZarrGroup final : public Group {
     try {
       pipeline.decode_into(data, out);
     } catch (const FormatError& e) {
-      throw FormatError("zarr: " + where + ": cannot decode chunk '" + ckey + "': " + e.what());
+      throw FormatError("zarr: " + where + ": cannot decode " + ckey + ": " + e.what());
     }
     if (spec.fortran_order) transpose_bytes(out, dims_of(spec.chunks), spec.dtype.itemsize, false);
     if (spec.dtype.big_endian) byteswap_all(out, spec.dtype.itemsize);
@@ -1059,9 +1074,9 @@ class ZarrGroup final : public Group {
       }
       return out;
     } catch (const FormatError& e) {
-      throw FormatError("zarr: " + where + ": cannot decode chunk '" + ckey + "': " + e.what());
+      throw FormatError("zarr: " + where + ": cannot decode " + ckey + ": " + e.what());
     } catch (const std::bad_alloc&) {
-      throw FormatError("zarr: " + where + ": cannot decode chunk '" + ckey + "': too large");
+      throw FormatError("zarr: " + where + ": cannot decode " + ckey + ": too large");
     }
   }
 

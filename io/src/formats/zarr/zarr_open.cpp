@@ -46,9 +46,15 @@ std::unique_ptr<Group> open_v3(const std::shared_ptr<KeyValueStore>& store,
         throw FormatError("zarr: " + where + ": consolidated_metadata.metadata must be an object");
       for (const auto& [path, node] : metadata.items()) {
         check_store_key(path);  // never a key outside the store
-        if (!node.is_object() || node.value("zarr_format", Json()) != 3) {
+        if (!node.is_object() || node.value("zarr_format", Json()) != 3 ||
+            (node.value("node_type", Json()) != "group" &&
+             node.value("node_type", Json()) != "array")) {
           throw FormatError("zarr: " + where + ": consolidated metadata of '" + path +
-                            "' is not a Zarr v3 node");
+                            "' is not a Zarr v3 node (zarr_format " +
+                            (node.is_object() ? node.value("zarr_format", Json()).dump() : "-") +
+                            ", node_type " +
+                            (node.is_object() ? node.value("node_type", Json()).dump() : "-") +
+                            "; expected 3 and \"group\" or \"array\")");
         }
         cache->put(at(path + "/zarr.json"), detail::NodeCache::Entry{node, false});
       }
