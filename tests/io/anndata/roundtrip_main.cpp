@@ -117,13 +117,18 @@ int main(int argc, char** argv) {
     const tessera::AnnData adata = tessera::io::read(args.in, ctx, read_options);
     tessera::io::write(adata, args.out, ctx, write_options);
     if (args.stats) {
-      std::cerr << "tessera_io_roundtrip: [rank " << ctx.rank() << "] bands " << stats.bands
-                << " peak_bytes_held " << stats.peak_bytes_held << " bytes_written "
-                << stats.bytes_written << std::endl;
+      // One write per line: std::cerr is unbuffered, and piece by piece the ranks' lines would
+      // interleave on the shared stderr.
+      const std::string line = "tessera_io_roundtrip: [rank " + std::to_string(ctx.rank()) +
+                               "] bands " + std::to_string(stats.bands) + " peak_bytes_held " +
+                               std::to_string(stats.peak_bytes_held) + " bytes_written " +
+                               std::to_string(stats.bytes_written) + "\n";
+      std::cerr << line << std::flush;
     }
   } catch (const std::exception& e) {
-    std::cerr << "tessera_io_roundtrip: [rank " << ctx.rank() << "] " << one_line(e.what())
-              << std::endl;
+    const std::string line = "tessera_io_roundtrip: [rank " + std::to_string(ctx.rank()) + "] " +
+                             one_line(e.what()) + "\n";
+    std::cerr << line << std::flush;
     return 1;
   }
   return 0;

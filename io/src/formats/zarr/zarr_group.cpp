@@ -17,6 +17,7 @@
 #include "formats/zarr/chunk_layout.hpp"
 #include "formats/zarr/json_files.hpp"
 #include "formats/zarr/pipeline.hpp"
+#include "formats/zarr/sharding.hpp"
 #include "formats/zarr/zarr_group.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/detail/zarr_codec.hpp"
@@ -698,10 +699,12 @@ class ZarrGroup final : public Group {
     const Dims inner = dims_of(spec.chunks);
     const Dims outer = dims_of(spec.shard);
     const index_t per_rows = outer.rows / inner.rows, per_cols = outer.cols / inner.cols;
-    std::string at = spec.shape.size() == 2 ? "(" + std::to_string(cr % per_rows) + ", " +
-                                                  std::to_string(cc % per_cols) + ")"
-                                            : "(" + std::to_string(cc % per_cols) + ",)";
-    return "inner chunk " + at + " of shard '" + spec.chunk_key(cr / per_rows, cc / per_cols) + "'";
+    // Built by appending: GCC 12 warns (wrongly, -Wrestrict) on "(" + std::string.
+    std::string label = "inner chunk (";
+    if (spec.shape.size() == 2) label.append(std::to_string(cr % per_rows)).append(", ");
+    label.append(std::to_string(cc % per_cols)).append(spec.shape.size() == 2 ? ")" : ",)");
+    label.append(" of shard '").append(spec.chunk_key(cr / per_rows, cc / per_cols)).append("'");
+    return label;
   }
 
   // The stored bytes of chunk (cr, cc), nullopt when it is missing (it reads as the fill value).
@@ -709,49 +712,30 @@ class ZarrGroup final : public Group {
   std::optional<Bytes> fetch(const ZarrArraySpec& spec, const std::string& name, index_t cr,
                              index_t cc) const {
     if (spec.shard.empty()) return store_->get(key(name, spec.chunk_key(cr, cc)));
-    const Dims inner = dims_of(spec.chunks);
-    const Dims outer = dims_of(spec.shard);
-    const index_t per_rows = outer.rows / inner.rows, per_cols = outer.cols / inner.cols;
+    const auto [per_rows, per_cols] = detail::inner_per_shard(spec);
     const std::string skey = key(name, spec.chunk_key(cr / per_rows, cc / per_cols));
-    const std::optional<std::uint64_t> size = store_->size_of(skey);
-    if (!size) return std::nullopt;  // a missing shard: every inner chunk is fill
-    const auto entries = static_cast<std::uint64_t>(per_rows * per_cols);
-    const std::uint64_t index_bytes = 16 * entries + (spec.index_checksum ? 4 : 0);
-    const std::string where = store_->describe(skey);
-    if (*size < index_bytes) {
-      throw FormatError("zarr: " + where + ": a shard of " + std::to_string(*size) +
-                        " bytes cannot hold its index of " + std::to_string(index_bytes));
-    }
-    const std::uint64_t index_at = spec.index_at_end ? *size - index_bytes : 0;
-    const Bytes index = *store_->get_range(skey, index_at, index_bytes);
-    if (spec.index_checksum) {
-      const auto body = std::span<const std::byte>(index).first(index_bytes - 4);
-      std::uint32_t stored = 0;
-      for (int k = 0; k < 4; ++k)
-        stored |=
-            std::to_integer<std::uint32_t>(index[index_bytes - 4 + static_cast<std::size_t>(k)])
-            << (8 * k);
-      if (stored != detail::crc32c(body))
-        throw FormatError("zarr: " + where + ": the shard index fails its crc32c check");
-    }
+    const std::shared_ptr<const detail::ShardIndex> index = shard_index(skey, spec);
+    if (!index) return std::nullopt;  // a missing shard: every inner chunk is fill
     const auto entry = static_cast<std::size_t>((cr % per_rows) * per_cols + cc % per_cols);
-    const auto u64 = [&](std::size_t at) {
-      std::uint64_t v = 0;
-      for (int k = 0; k < 8; ++k)
-        v |= std::to_integer<std::uint64_t>(index[at + static_cast<std::size_t>(k)]) << (8 * k);
-      return v;
-    };
-    const std::uint64_t offset = u64(16 * entry), nbytes = u64(16 * entry + 8);
-    constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
-    if (offset == kEmpty && nbytes == kEmpty) return std::nullopt;
-    const std::uint64_t data_begin = spec.index_at_end ? 0 : index_bytes;
-    const std::uint64_t data_end = spec.index_at_end ? index_at : *size;
-    if (offset < data_begin || offset > data_end || nbytes > data_end - offset) {
-      throw FormatError("zarr: " + where + ": the shard index points inner chunk " +
-                        std::to_string(entry) + " at bytes " + std::to_string(offset) + "+" +
-                        std::to_string(nbytes) + ", outside the shard's data");
+    const auto range = index->range(entry);
+    if (!range) return std::nullopt;
+    return store_->get_range(skey, range->first, range->second);
+  }
+
+  // The index of the shard at `skey`, read once per group while it is used (a box of many inner
+  // chunks reads it once, not once per inner chunk); nullptr for a missing shard.
+  std::shared_ptr<const detail::ShardIndex> shard_index(const std::string& skey,
+                                                        const ZarrArraySpec& spec) const {
+    {
+      const std::lock_guard lock(shard_mutex_);
+      if (auto it = shard_indexes_.find(skey); it != shard_indexes_.end()) return it->second;
     }
-    return store_->get_range(skey, offset, nbytes);
+    std::optional<detail::ShardIndex> read = detail::ShardIndex::read(*store_, skey, spec);
+    auto index = read ? std::make_shared<const detail::ShardIndex>(std::move(*read)) : nullptr;
+    const std::lock_guard lock(shard_mutex_);
+    if (shard_indexes_.size() >= kShardIndexesKept) shard_indexes_.clear();
+    shard_indexes_[skey] = index;
+    return index;
   }
 
   // ---- Zarr v2 consolidated metadata (.zmetadata), when the store was opened read-only with one
@@ -918,15 +902,14 @@ class ZarrGroup final : public Group {
     ChunkBufferPool::Held encoded(*buffers_);
     for (index_t sr = start.rows / shard.rows; sr * shard.rows < start.rows + count.rows; ++sr) {
       for (index_t sc = start.cols / shard.cols; sc * shard.cols < start.cols + count.cols; ++sc) {
-        std::vector<std::byte> object;
-        std::vector<std::uint64_t> index;
+        detail::ShardBuilder shard_object(static_cast<std::size_t>(per_rows * per_cols) *
+                                          (chunk_bytes + 16));
         for (index_t ir = 0; ir < per_rows; ++ir) {
           for (index_t ic = 0; ic < per_cols; ++ic) {
             const index_t r0 = (sr * per_rows + ir) * inner.rows;
             const index_t c0 = (sc * per_cols + ic) * inner.cols;
             if (r0 >= shape.rows || c0 >= shape.cols) {
-              index.push_back(~std::uint64_t{0});
-              index.push_back(~std::uint64_t{0});
+              shard_object.skip();
               continue;
             }
             const index_t r1 = std::min(r0 + inner.rows, shape.rows);
@@ -939,24 +922,14 @@ class ZarrGroup final : public Group {
                           static_cast<std::size_t>((c1 - c0) * is));
             }
             const std::string ckey = spec.chunk_key(sr, sc);
-            const std::span<const std::byte> bytes =
-                encode_chunk(spec, pipeline, raw, inner, where, ckey, encoded.bytes());
-            index.push_back(object.size());
-            index.push_back(bytes.size());
-            object.insert(object.end(), bytes.begin(), bytes.end());
+            shard_object.add(
+                encode_chunk(spec, pipeline, raw, inner, where, ckey, encoded.bytes()));
           }
         }
-        std::vector<std::byte> tail(index.size() * 8);
-        for (std::size_t k = 0; k < index.size(); ++k) {
-          for (int b = 0; b < 8; ++b)
-            tail[8 * k + static_cast<std::size_t>(b)] =
-                static_cast<std::byte>((index[k] >> (8 * b)) & 0xFFU);
-        }
-        const std::uint32_t crc = detail::crc32c(tail);
-        for (int b = 0; b < 4; ++b)
-          tail.push_back(static_cast<std::byte>((crc >> (8 * b)) & 0xFFU));
-        object.insert(object.end(), tail.begin(), tail.end());
-        store_->set(key(name, spec.chunk_key(sr, sc)), object);
+        const std::string skey = key(name, spec.chunk_key(sr, sc));
+        store_->set(skey, shard_object.finish());
+        const std::lock_guard lock(shard_mutex_);
+        shard_indexes_.erase(skey);
       }
     }
   }
@@ -1087,6 +1060,10 @@ class ZarrGroup final : public Group {
   std::shared_ptr<ChunkBufferPool> buffers_;
   std::shared_ptr<NodeCache> v3_;  // set for Zarr v3 stores
   std::shared_ptr<NodeCache> v2_;  // Zarr v2 opened read-only: the root's .zmetadata, by key
+  // Shard indexes read lately, by shard key (cleared when full; a shard written drops its own).
+  static constexpr std::size_t kShardIndexesKept = 1024;
+  mutable std::mutex shard_mutex_;
+  mutable std::map<std::string, std::shared_ptr<const detail::ShardIndex>> shard_indexes_;
 };
 
 }  // namespace
