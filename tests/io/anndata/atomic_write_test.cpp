@@ -73,16 +73,28 @@ AnnData source() {
 struct Slot {
   std::string format;
   std::string slot;
+  int zarr_format = 2;  // 3: Zarr v3 with X, raw/X and layers sharded (whole shards per rank)
 };
 
 void PrintTo(const Slot& s, std::ostream* os) {
-  *os << s.format << " " << s.slot;
+  *os << s.format << " v" << s.zarr_format << " " << s.slot;
+}
+
+WriteOptions options_for(const Slot& s) {
+  WriteOptions o;
+  o.zarr_format = s.zarr_format;
+  if (s.zarr_format == 3) {
+    o.chunks = ChunkSpec(8, -1);
+    o.shards = ChunkSpec(16, -1);
+  }
+  return o;
 }
 
 class AtomicWrite : public ::testing::TestWithParam<Slot> {
  protected:
   fs::path dir(const std::string& what) const {
-    std::string id = what + "_" + GetParam().format + "_" + GetParam().slot;
+    std::string id = what + "_" + GetParam().format + "_v" +
+                     std::to_string(GetParam().zarr_format) + "_" + GetParam().slot;
     for (char& c : id) {
       if (c == '/') c = '_';
     }
@@ -98,7 +110,7 @@ TEST_P(AtomicWrite, AFailedWriteLeavesNothingAtTheTarget) {
   Outcome o;
   {
     const FailWriteHook hook(GetParam().slot);
-    o = attempt([&] { write(a, target, ctx()); });
+    o = attempt([&] { write(a, target, ctx(), options_for(GetParam())); });
   }
   EXPECT_TRUE(o.type == "IoError" || o.type == "DistributedError") << describe(o);
   EXPECT_NE(o.message.find(GetParam().slot), std::string::npos) << o.message;
@@ -115,14 +127,14 @@ TEST_P(AtomicWrite, AFailedWriteLeavesAnExistingTargetUntouched) {
   const fs::path d = dir("existing");
   const fs::path target = d / name();
   AnnData a = source();
-  write(a, target, ctx());
+  write(a, target, ctx(), options_for(GetParam()));
   ctx().comm().barrier("first write");
   const auto before = contents(target);
   a.uns().set("changed", UnsValue("yes"));
   Outcome o;
   {
     const FailWriteHook hook(GetParam().slot);
-    o = attempt([&] { write(a, target, ctx()); });
+    o = attempt([&] { write(a, target, ctx(), options_for(GetParam())); });
   }
   EXPECT_TRUE(o.threw) << GetParam().slot;
   ctx().comm().barrier("failed write");
@@ -142,7 +154,7 @@ TEST_P(AtomicWrite, AFailedWriteLeavesAnExistingTargetUntouched) {
 TEST_P(AtomicWrite, WithoutTheHookTheWriteSucceedsAndLeavesNoTemporaries) {
   const fs::path d = dir("control");
   const fs::path target = d / name();
-  const Outcome o = attempt([&] { write(source(), target, ctx()); });
+  const Outcome o = attempt([&] { write(source(), target, ctx(), options_for(GetParam())); });
   EXPECT_FALSE(o.threw) << describe(o);
   ctx().comm().barrier("written");
   if (ctx().rank() == 0) {
@@ -152,18 +164,20 @@ TEST_P(AtomicWrite, WithoutTheHookTheWriteSucceedsAndLeavesNoTemporaries) {
   ctx().comm().barrier("checked");
 }
 
-INSTANTIATE_TEST_SUITE_P(Slots, AtomicWrite,
-                         ::testing::Values(Slot{"zarr", "X"}, Slot{"zarr", "layers/dense"},
-                                           Slot{"zarr", "raw/X"}, Slot{"h5ad", "X"},
-                                           Slot{"h5ad", "layers/dense"}, Slot{"h5ad", "obsm/pca"},
-                                           Slot{"h5ad", "raw/X"}),
-                         [](const ::testing::TestParamInfo<Slot>& info) {
-                           std::string n = info.param.format + "_" + info.param.slot;
-                           for (char& c : n) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Slots, AtomicWrite,
+    ::testing::Values(Slot{"zarr", "X"}, Slot{"zarr", "layers/dense"}, Slot{"zarr", "raw/X"},
+                      Slot{"h5ad", "X"}, Slot{"h5ad", "layers/dense"}, Slot{"h5ad", "obsm/pca"},
+                      Slot{"h5ad", "raw/X"}, Slot{"zarr", "X", 3}, Slot{"zarr", "layers/dense", 3},
+                      Slot{"zarr.zip", "layers/dense", 3}, Slot{"zarr.zip", "raw/X", 2}),
+    [](const ::testing::TestParamInfo<Slot>& info) {
+      std::string n =
+          info.param.format + "_v" + std::to_string(info.param.zarr_format) + "_" + info.param.slot;
+      for (char& c : n) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return n;
+    });
 
 }  // namespace
 }  // namespace tessera::io
