@@ -21,6 +21,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev librandom123-dev libfmt-dev libspdlog-dev zlib1g-dev libzstd-dev
   graphviz
   python3-numpy python3-scipy python3-h5py python3-zarr python3-anndata python3-hdf5plugin
+  python3-dask
   hdf5-filter-plugin-blosc-serial
   slurmctld slurmd slurm-client munge
 )

@@ -185,17 +185,19 @@ int main(int argc, char** argv) {
   cli::DemoArgs demo;
   auto* demo_cmd =
       app.add_subcommand("demo",
-                         "The seed walkthrough: two objects, concat, views, to_memory, "
-                         "h5ad and zarr; pictures in --out");
-  demo_cmd->add_option("--n-obs", demo.n_obs, "Rows of each object (default 8192)")
-      ->check(CLI::Range(tessera::index_t{11}, tessera::index_t{1} << 40));
+                         "The seed walkthrough, cell by cell: two objects, concat, three "
+                         "views, to_memory, h5ad and zarr; pictures and files in --out");
+  // The seed's list view takes row 53 of the concatenation (two objects) and column 5.
+  demo_cmd->add_option("--n-obs", demo.n_obs, "Rows of adata and adata2 (default 8192)")
+      ->check(CLI::Range(tessera::index_t{27}, tessera::index_t{1} << 40));
   demo_cmd->add_option("--n-vars", demo.n_vars, "Columns (default 8192)")
-      ->check(CLI::Range(tessera::index_t{1}, tessera::index_t{1} << 40));
+      ->check(CLI::Range(tessera::index_t{6}, tessera::index_t{1} << 40));
   demo_cmd->add_option("--chunks", demo.chunks, "Chunk shape R,C (default 4096,4096)");
   demo_cmd->add_option("--out", demo.out,
                        "Folder for pictures and files (default tessera-demo-out)");
   bool no_files = false;
-  demo_cmd->add_flag("--no-files", no_files, "Skip writing and reading h5ad and zarr");
+  demo_cmd->add_flag("--no-files", no_files,
+                     "Skip the IO cells (writing and reading h5ad and zarr)");
 
   // MPI starts before parsing, so that under mpirun rank 0 alone reports a usage error and the
   // other ranks wait for it (see finish()).

@@ -312,6 +312,7 @@ def part_graph(c, refs):
 
 
 def part_demo(c, refs):
+    """The demo's pictures and files (its cells' reprs are pinned by demo_seed_check.py)."""
     out = c.path("demo-out")
     p = c.run("demo", "--n-obs", "300", "--n-vars", "120", "--chunks", "64,64", "--out", out)
     if p is None:
@@ -319,36 +320,42 @@ def part_demo(c, refs):
     problems = []
     text = p.stdout
     for needle in ("AnnData object with n_obs × n_vars = 300 × 120", "n_obs × n_vars = 600 × 120",
-                   "View of AnnData object with n_obs × n_vars = 100 × 120",
-                   "View of AnnData object with n_obs × n_vars = 4 × 120",
+                   "View of AnnData object with n_obs × n_vars = 500 × 120",
+                   "View of AnnData object with n_obs × n_vars = 5 × 3",
                    "View of AnnData object with n_obs × n_vars = 300 × 120",
                    os.path.abspath(out)):
         if needle not in text:
             problems.append(f"output lacks {needle!r}")
-    for name in ("a_X.svg", "adata_X.svg", "batch_b_X.svg"):
+    for name in ("adata_X.svg", "adata_concat_X.svg", "batch_b_X.svg"):
         problems += parses_as_svg(os.path.join(out, name))
     if shutil.which("dot"):
-        problems += parses_as_svg(os.path.join(out, "adata_X_sum.svg"))
-    for name in ("a_X.html", "adata_X.html", "batch_b_X.html"):
+        problems += parses_as_svg(os.path.join(out, "adata_concat_X_sum.svg"))
+    for name in ("adata_X.html", "adata_concat_X.html", "batch_b_X.html"):
         html = open(os.path.join(out, name)).read() if os.path.exists(os.path.join(out, name)) else ""
         if "<table" not in html or "<svg" not in html:
             problems.append(f"{name}: no table with a picture")
-    dot = os.path.join(out, "adata_X_sum.dot")
-    if not os.path.exists(dot) or not open(dot).read().startswith("digraph"):
-        problems.append("no adata_X_sum.dot")
-    # The files it wrote are the concatenated object, as the reference builds it from the parts.
-    for name, read in (("adata.h5ad", ad.read_h5ad), ("adata.zarr", ad.read_zarr)):
+    for name in ("adata_X_sum.dot", "adata_concat_X_sum.dot"):
+        dot = os.path.join(out, name)
+        if not os.path.exists(dot) or not open(dot).read().startswith("digraph"):
+            problems.append(f"no {name}")
+    # The files it wrote, read by the reference: the seed's a (100 × 100) and the concatenated
+    # object as the reference builds it from the parts.
+    files = (("a1.h5ad", ad.read_h5ad, 100, 100, "0", "99"), ("a2.zarr", ad.read_zarr, 100, 100, "0", "99"),
+             ("adata_concat.h5ad", ad.read_h5ad, 600, 120, "0id0", "299id1"),
+             ("adata_concat.zarr", ad.read_zarr, 600, 120, "0id0", "299id1"))
+    for name, read, rows, cols, first, last in files:
         path = os.path.join(out, name)
         if not os.path.exists(path):
             problems.append(f"no {name}")
             continue
         back = read(path)
-        if back.shape != (600, 120) or back.obs_names[0] != "0-0" or back.obs_names[-1] != "299-1":
+        if back.shape != (rows, cols) or back.obs_names[0] != first or back.obs_names[-1] != last:
             problems.append(f"{name}: {back.shape}, names {back.obs_names[0]}…{back.obs_names[-1]}")
-        if not np.array_equal(back.X, back.layers["a"]) or back.obsm["a"].shape != (600, 100):
+        if not np.array_equal(back.X, back.layers["a"]) or back.obsm["a"].shape != (rows, 100):
             problems.append(f"{name}: layers['a'] differs from X, or obsm['a'] has the wrong shape")
-        if list(back.obs["batch"].cat.categories) != ["a", "b"] or (back.obs["batch"] == "b").sum() != 300:
-            problems.append(f"{name}: obs['batch'] is not half 'a', half 'b' in each part")
+        halves = 2 if rows == 600 else 1
+        if list(back.obs["batch"].cat.categories) != ["a", "b"] or (back.obs["batch"] == "b").sum() != rows // 2:
+            problems.append(f"{name}: obs['batch'] is not half 'a', half 'b' in each of {halves} part(s)")
         if not (0 <= back.X.min() and back.X.max() < 1):
             problems.append(f"{name}: X values outside [0, 1)")
     c.check("demo (small)", problems)

@@ -141,12 +141,15 @@ def check_demo(out, n_obs, n_vars, serial):
     if not os.path.isdir(out):
         raise Mismatch(f"{out}: no output folder")
     files = os.listdir(out)
-    for name in ("adata.h5ad", "adata.zarr"):
+    # The seed's a (100 x 100) and the extra step's concatenated object.
+    shapes = {"a1.h5ad": (100, 100), "a2.zarr": (100, 100),
+              "adata_concat.h5ad": (2 * n_obs, n_vars), "adata_concat.zarr": (2 * n_obs, n_vars)}
+    for name, shape in shapes.items():
         if name not in files:
             raise Mismatch(f"{out}: no {name} (has {sorted(files)})")
         got = read(os.path.join(out, name))
-        if got.shape != (2 * n_obs, n_vars):
-            raise Mismatch(f"{name}: shape {got.shape}, expected {(2 * n_obs, n_vars)}")
+        if got.shape != shape:
+            raise Mismatch(f"{name}: shape {got.shape}, expected {shape}")
         # The distributed run wrote exactly what one process writes.
         check_anndata(got, read(os.path.join(serial, name)))
     svgs = [f for f in files if f.endswith(".svg")]
