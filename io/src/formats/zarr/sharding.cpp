@@ -75,6 +75,12 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> ShardIndex::range(std::si
   return std::pair{offset, nbytes};
 }
 
+ShardBuilder::ShardBuilder(std::vector<std::byte>& storage, std::size_t expected_bytes)
+    : object_(storage) {
+  object_.clear();
+  object_.reserve(expected_bytes);
+}
+
 void ShardBuilder::add(std::span<const std::byte> encoded) {
   index_.push_back(object_.size());
   index_.push_back(encoded.size());
@@ -86,15 +92,14 @@ void ShardBuilder::skip() {
   index_.push_back(kEmpty);
 }
 
-std::vector<std::byte> ShardBuilder::finish() {
-  std::vector<std::byte> tail;
-  tail.reserve(index_.size() * 8 + 4);
+std::span<const std::byte> ShardBuilder::finish() {
+  const std::size_t tail_at = object_.size();
   for (const std::uint64_t v : index_)
-    put_le(tail, v, 8);
-  put_le(tail, crc32c(tail), 4);
-  object_.insert(object_.end(), tail.begin(), tail.end());
+    put_le(object_, v, 8);
+  const std::uint32_t crc = crc32c(std::span<const std::byte>(object_).subspan(tail_at));
+  put_le(object_, crc, 4);
   index_.clear();
-  return std::move(object_);
+  return object_;
 }
 
 }  // namespace tessera::io::detail

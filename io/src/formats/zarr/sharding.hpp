@@ -42,18 +42,20 @@ std::pair<std::int64_t, std::int64_t> inner_per_shard(const ZarrArraySpec& spec)
 
 // Builds one shard: add the inner chunks in C order (skip() for those outside the array), then
 // finish() gives the object to store, the index at the end with its crc32c (what to_json_v3
-// declares).
+// declares). The shard is assembled in `storage`, cleared and reserved for `expected_bytes` (the
+// raw shard plus its index): a pooled buffer reused shard after shard, because a fresh vector
+// grown chunk by chunk was reallocated and page-faulted about twice per shard (docs/benchmarks.md,
+// "Zarr v3 sharded vs v2").
 class ShardBuilder {
  public:
-  // `expected_bytes`: about what the shard will hold (its raw size), reserved up front so that
-  // appending inner chunks never copies what is already there.
-  explicit ShardBuilder(std::size_t expected_bytes = 0) { object_.reserve(expected_bytes); }
+  ShardBuilder(std::vector<std::byte>& storage, std::size_t expected_bytes);
   void add(std::span<const std::byte> encoded);
   void skip();
-  [[nodiscard]] std::vector<std::byte> finish();
+  // The whole shard, in `storage` (valid until it is changed).
+  [[nodiscard]] std::span<const std::byte> finish();
 
  private:
-  std::vector<std::byte> object_;
+  std::vector<std::byte>& object_;
   std::vector<std::uint64_t> index_;
 };
 

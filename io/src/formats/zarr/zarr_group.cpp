@@ -900,10 +900,11 @@ class ZarrGroup final : public Group {
     const std::shared_ptr<Buffer> buffer = allocate_chunk(chunk_bytes, where);
     const std::span<std::byte> raw(buffer->data(), chunk_bytes);
     ChunkBufferPool::Held encoded(*buffers_);
+    ChunkBufferPool::Held assembled(*buffers_);  // the shard being built, reused shard by shard
     for (index_t sr = start.rows / shard.rows; sr * shard.rows < start.rows + count.rows; ++sr) {
       for (index_t sc = start.cols / shard.cols; sc * shard.cols < start.cols + count.cols; ++sc) {
-        detail::ShardBuilder shard_object(static_cast<std::size_t>(per_rows * per_cols) *
-                                          (chunk_bytes + 16));
+        detail::ShardBuilder shard_object(
+            assembled.bytes(), static_cast<std::size_t>(per_rows * per_cols) * (chunk_bytes + 16) + 4);
         for (index_t ir = 0; ir < per_rows; ++ir) {
           for (index_t ic = 0; ic < per_cols; ++ic) {
             const index_t r0 = (sr * per_rows + ir) * inner.rows;
