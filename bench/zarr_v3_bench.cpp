@@ -516,10 +516,10 @@ double tessera_read(Context& ctx, const fs::path& path, std::optional<AnnData>& 
 // rechunk of 2 GiB costs more than the read).
 std::string check_equal(Context& ctx, const fs::path& path, const Array& want, const char* label) {
   const index_t rows = want.chunks().max_chunk_shape().rows;
-  const double row_bytes =
-      want.is_sparse() ? static_cast<double>(total_nnz(ctx, want)) * (4.0 + 8.0) /
-                             static_cast<double>(want.shape().rows)
-                       : static_cast<double>(want.shape().cols) * 8.0;
+  const double row_bytes = want.is_sparse()
+                               ? static_cast<double>(total_nnz(ctx, want)) * (4.0 + 8.0) /
+                                     static_cast<double>(want.shape().rows)
+                               : static_cast<double>(want.shape().cols) * 8.0;
   io::ReadOptions options;
   options.chunk_bytes = static_cast<index_t>((static_cast<double>(rows) + 0.5) * row_bytes);
   const AnnData got = io::read_zarr(path, ctx, options);
@@ -528,14 +528,15 @@ std::string check_equal(Context& ctx, const fs::path& path, const Array& want, c
   const Chunk n = ctx.compute((*got.X() != want).count_nonzero());
   const auto differing = static_cast<index_t>(n.value_at(0, 0));
   if (differing == 0) return {};
-  return std::string(label) + ": X read back differs in " + std::to_string(differing) +
-         " elements";
+  return std::string(label) + ": X read back differs in " + std::to_string(differing) + " elements";
 }
 
 // The sum and the count of non-zeros of an array: exact for these small integer values in any
-// order of summation (below 2^53), so a quick check of every timed read against X.
+// order of summation (summed as float64, below 2^53; a float32 sum would round past 2^24), so a
+// quick check of every timed read against X.
 std::pair<double, double> checksum(Context& ctx, const Array& x) {
-  const std::vector<Chunk> r = ctx.compute(std::vector<Array>{x.sum(), x.count_nonzero()});
+  const Array wide = x.astype(DType::float64);
+  const std::vector<Chunk> r = ctx.compute(std::vector<Array>{wide.sum(), x.count_nonzero()});
   return {r[0].value_at(0, 0), r[1].value_at(0, 0)};
 }
 
