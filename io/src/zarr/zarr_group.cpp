@@ -1174,9 +1174,17 @@ class ZarrGroup final : public Group {
     const std::shared_ptr<Buffer> buffer = allocate_chunk(chunk_bytes, where);
     const std::span<std::byte> raw(buffer->data(), chunk_bytes);
     BufferPool::Held encoded(*buffers_);
+    // The shard is assembled in a pooled buffer reserved for a whole uncompressed shard: a fresh
+    // vector grown inner chunk by inner chunk was reallocated and page-faulted about twice per
+    // shard (about 0.25 s per 144 MiB of shards on this project's VM; docs/benchmarks.md, "Zarr
+    // v3 sharded vs v2").
+    BufferPool::Held assembled(*buffers_);
+    std::vector<std::byte>& object = assembled.bytes();
+    object.reserve(static_cast<std::size_t>(shard.rows * shard.cols * is) +
+                   static_cast<std::size_t>(16 * per_rows * per_cols + 4));
     for (index_t sr = start.rows / shard.rows; sr * shard.rows < start.rows + count.rows; ++sr) {
       for (index_t sc = start.cols / shard.cols; sc * shard.cols < start.cols + count.cols; ++sc) {
-        std::vector<std::byte> object;
+        object.clear();
         std::vector<std::uint64_t> index;
         for (index_t ir = 0; ir < per_rows; ++ir) {
           for (index_t ic = 0; ic < per_cols; ++ic) {
