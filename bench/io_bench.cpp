@@ -19,28 +19,22 @@
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
-#include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "io_bench_common.hpp"
 #include "mpi_bench.hpp"
 #include "tessera/anndata/anndata.hpp"
 #include "tessera/core/array.hpp"
@@ -69,79 +63,13 @@ constexpr index_t kFileBytes = 2 * kArrayBytes;  // X and layers["a"]
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 // Iterations of every benchmark: 3, or $TESSERA_BENCH_IO_ITERATIONS (short trial runs).
 int iterations() {
-  const char* env = std::getenv("TESSERA_BENCH_IO_ITERATIONS");
-  const int n = env != nullptr ? std::atoi(env) : 0;
-  return n > 0 ? n : 3;
-}
-
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Ranks that wait sleep rather than spin in a blocking MPI call, so that a rank that finished
-// leaves its core to the others (as PlanExecutor does).
-void sleeping_barrier(const Comm& comm, const char* hint) {
-  Comm::Request barrier = comm.ibarrier(hint);
-  while (!barrier.test())
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return iterations_from_env("TESSERA_BENCH_IO_ITERATIONS");
 }
 
 // Where the files go: $TESSERA_BENCH_IO_DIR, else ./tessera_bench_io.tmp. It must be on the disk
 // being measured (not a tmpfs).
 fs::path work_dir() {
-  const char* env = std::getenv("TESSERA_BENCH_IO_DIR");
-  return fs::absolute(env != nullptr && *env != '\0' ? fs::path(env)
-                                                     : fs::path("tessera_bench_io.tmp"));
-}
-
-std::string errno_text() {
-  return std::error_code(errno, std::generic_category()).message();
-}
-
-class Fd {
- public:
-  Fd(const fs::path& path, int flags) : fd_(::open(path.c_str(), flags | O_CLOEXEC, 0644)) {
-    if (fd_ < 0) throw IoError(path.string() + ": open: " + errno_text());
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { ::close(fd_); }
-  [[nodiscard]] int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-void fsync_one(const fs::path& path) {
-  const Fd fd(path, O_RDONLY);
-  if (::fsync(fd.get()) != 0) throw IoError(path.string() + ": fsync: " + errno_text());
-}
-
-// fsync of every file and folder at or below `path`, and of its parent folder (the rename that
-// put it there): what "durable" means for a writer, the same in io_peer.py.
-void fsync_tree(const fs::path& path) {
-  if (fs::is_directory(path)) {
-    for (const auto& entry : fs::recursive_directory_iterator(path))
-      fsync_one(entry.path());
-  }
-  fsync_one(path);
-  fsync_one(path.parent_path());
-}
-
-void remove_path(const fs::path& path) {
-  std::error_code ignored;
-  fs::remove_all(path, ignored);
-}
-
-// sync, then drop the page cache (root only). False when the cache could not be dropped.
-bool drop_caches() {
-  ::sync();
-  std::ofstream out("/proc/sys/vm/drop_caches");
-  out << "3\n";
-  out.flush();
-  return static_cast<bool>(out);
+  return bench::work_dir("TESSERA_BENCH_IO_DIR", "tessera_bench_io.tmp");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,23 +106,6 @@ index_t chunk_offset(index_t i, index_t j) {
   return (i * kChunkColsCount + j) * kChunkBytes;
 }
 
-void write_all(int fd, const std::byte* data, std::size_t bytes, off_t offset,
-               const fs::path& path) {
-  while (bytes > 0) {
-    const ssize_t n = ::pwrite(fd, data, bytes, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw IoError(path.string() + ": pwrite: " + errno_text());
-    data += n;
-    bytes -= static_cast<std::size_t>(n);
-    offset += n;
-  }
-}
-
-struct WriteTimes {
-  double cache_s = 0;    // until the last write returned
-  double durable_s = 0;  // and fsync'd
-};
-
 // Collective: rank 0 creates the file, every rank writes its chunks twice and fsyncs. Times are
 // this rank's (the caller takes the maximum).
 WriteTimes raw_write(const Context& ctx, const fs::path& path) {
@@ -228,15 +139,8 @@ double raw_read(const Context& ctx, const fs::path& path, std::vector<std::byte>
   double check = 0;
   for (index_t copy = 0; copy < 2; ++copy) {
     for (const auto& [ij, chunk] : Context::local_chunks(dataset().X)) {
-      std::size_t done = 0;
-      const off_t at = copy * kArrayBytes + chunk_offset(ij.first, ij.second);
-      while (done < buffer.size()) {
-        const ssize_t n = ::pread(fd.get(), buffer.data() + done, buffer.size() - done,
-                                  at + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw IoError(path.string() + ": pread: " + errno_text());
-        done += static_cast<std::size_t>(n);
-      }
+      read_all(fd.get(), buffer.data(), buffer.size(),
+               copy * kArrayBytes + chunk_offset(ij.first, ij.second), path);
       double first = 0;
       std::memcpy(&first, buffer.data(), sizeof(first));
       check += first;
@@ -359,26 +263,9 @@ class PythonPeer {
 // ---------------------------------------------------------------------------------------------
 // Timing and reporting
 
-WriteTimes slowest_write(const Context& ctx, WriteTimes mine) {
-  sleeping_barrier(ctx.comm(), "io bench: waiting for the slowest rank");
-  return {ctx.comm().all_reduce_max(mine.cache_s, "io bench: slowest rank (cache)"),
-          ctx.comm().all_reduce_max(mine.durable_s, "io bench: slowest rank (durable)")};
-}
-
 // Rank 0's value on every rank (the Python peer runs there only).
 double from_root(const Context& ctx, double value) {
   return ctx.comm().all_reduce_max(ctx.rank() == 0 ? value : -1.0, "io bench: peer time");
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double minimum(const std::vector<double>& v) {
-  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
 }
 
 // Per-iteration times of one contestant (Tessera, raw, or the Python peer).
@@ -413,8 +300,7 @@ void report(benchmark::State& state, const Context& ctx, const Series& tessera,
     state.counters[name + "_GiBps"] = rate(median(peer.seconds));
     state.counters["x_" + name] = median(durable);
     state.counters["x_" + name + "_min"] = minimum(durable);  // the spread over iterations
-    state.counters["x_" + name + "_max"] =
-        durable.empty() ? 0 : *std::max_element(durable.begin(), durable.end());
+    state.counters["x_" + name + "_max"] = maximum(durable);
     if (!peer.cache_seconds.empty()) {
       state.counters[name + "_cache_GiBps"] = rate(median(peer.cache_seconds));
       state.counters["x_" + name + "_cache"] = ratios(tessera.cache_seconds, peer.cache_seconds);
@@ -422,15 +308,6 @@ void report(benchmark::State& state, const Context& ctx, const Series& tessera,
   }
   state.counters["ranks"] = ctx.size();
   state.counters["threads"] = ctx.threads();
-}
-
-// A check that failed on any rank skips the benchmark on every rank (collective).
-bool agree_ok(benchmark::State& state, const Context& ctx, const std::string& error) {
-  const std::uint64_t failed =
-      ctx.comm().all_reduce_max(std::uint64_t{error.empty() ? 0U : 1U}, "io bench: check");
-  if (failed == 0) return true;
-  state.SkipWithError(error.empty() ? "the check failed on another rank" : error.c_str());
-  return false;
 }
 
 // Collective: X and layers["a"] of `got` equal X, element by element. Empty on success.
@@ -475,21 +352,13 @@ void prepare_dir(const Context& ctx) {
 WriteTimes tessera_write(Context& ctx, Kind kind, const fs::path& path) {
   io::WriteOptions options;
   if (kind == Kind::zarr) options.compression = io::Compression::from_name("lz4");
-  if (ctx.rank() == 0) remove_path(path);
-  ctx.comm().barrier("io bench: starting together");
-  const auto start = Clock::now();
-  if (kind == Kind::h5ad) {
-    io::write_h5ad(dataset().adata, path, ctx, options);
-  } else {
-    io::write_zarr(dataset().adata, path, ctx, options);
-  }
-  WriteTimes t;
-  t.cache_s = since(start);
-  // One node, one page cache: rank 0's fsync makes every rank's part durable.
-  if (ctx.rank() == 0) fsync_tree(path);
-  ctx.comm().barrier("io bench: durable");
-  t.durable_s = since(start);
-  return slowest_write(ctx, t);
+  return durable_write(ctx, path, [&] {
+    if (kind == Kind::h5ad) {
+      io::write_h5ad(dataset().adata, path, ctx, options);
+    } else {
+      io::write_zarr(dataset().adata, path, ctx, options);
+    }
+  });
 }
 
 WriteTimes peer_write(const Context& ctx, PythonPeer& peer, const std::string& command) {
@@ -595,8 +464,7 @@ void BM_Read(benchmark::State& state, Kind kind) {
           a.layers().set("a", ctx.persist(a.layers()["a"]));
           const double mine = since(start);
           last = std::move(a);
-          sleeping_barrier(ctx.comm(), "io bench: waiting for the slowest rank");
-          const double t = ctx.comm().all_reduce_max(mine, "io bench: the slowest rank");
+          const double t = slowest(ctx, mine, "io bench: the slowest rank");
           state.SetIterationTime(t);
           tessera.seconds.push_back(t);
           break;
@@ -606,9 +474,7 @@ void BM_Read(benchmark::State& state, Kind kind) {
           ctx.comm().barrier("raw peer: starting together");
           const auto start = Clock::now();
           benchmark::DoNotOptimize(raw_read(ctx, raw, buffer));
-          const double mine = since(start);
-          sleeping_barrier(ctx.comm(), "io bench: waiting for the slowest rank");
-          raw_series.seconds.push_back(ctx.comm().all_reduce_max(mine, "raw peer: slowest"));
+          raw_series.seconds.push_back(slowest(ctx, since(start), "raw peer: slowest"));
           break;
         }
         default:
