@@ -220,7 +220,29 @@ struct Rates {  // GiB/s of all ranks together
   double philox = 0, memcpy = 0, fresh = 0, pwrite = 0, pread = 0, disk = 0, lz4c = 0, lz4d = 0;
   double lz4_ratio = 0;  // compressed / uncompressed bytes
   double munmap = 0;     // freeing the fresh memory, GiB/s
+  // The same first touch and pwrite into memory the hypervisor has taken back: on this VM
+  // (virtio-balloon free page reporting) pages a guest frees are returned to the host a couple
+  // of seconds later, and the next first touch of each faults on the host too. Measured here:
+  // little for anonymous memory (2 MiB transparent huge pages), a lot for page-cache pages
+  // (4 KiB): 0.3-0.6 GB/s for a 2 GiB dd into a cold page cache, 4-5 GB/s right after an rm.
+  double fresh_cold = 0, pwrite_cold = 0;
 };
+
+// Writes [0, bytes) of `data` into `fd` at the same offsets, in 8 MiB pieces, on `threads`
+// threads (reads into `data` instead when !write).
+void file_io(int fd, bool write, std::byte* data, std::size_t bytes, int threads,
+             const fs::path& file) {
+  parallel_ranges(threads, bytes, [&](std::size_t b, std::size_t e) {
+    constexpr std::size_t kPiece = std::size_t{8} << 20;
+    for (std::size_t at = b; at < e; at += kPiece) {
+      const std::size_t len = std::min(kPiece, e - at);
+      const ssize_t got = write ? ::pwrite(fd, data + at, len, static_cast<off_t>(at))
+                                : ::pread(fd, data + at, len, static_cast<off_t>(at));
+      if (got != static_cast<ssize_t>(len))
+        throw IoError(file.string() + (write ? ": pwrite: " : ": pread: ") + errno_text());
+    }
+  });
+}
 
 Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) {
   const int threads = ctx.threads();
@@ -236,6 +258,26 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
   };
   const std::size_t n = bytes / sizeof(double);
   Rates out;
+  const fs::path file = dir / ("seed_workflow_rate_" + std::to_string(ctx.rank()) + ".tmp");
+
+  // Cold memory first: wait until what the workflow freed has gone back to the host (the
+  // reporting delay is 2 s), then touch fresh memory, and pwrite it into a new file (fresh page
+  // cache pages). Once each: a second pass would find warm pages.
+  {
+    sleeping_barrier(ctx.comm(), "waiting for free page reporting");
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    const Mapping cold(bytes);
+    out.fresh_cold = rate("measuring cold first touch", [&] {
+      parallel_ranges(threads, bytes,
+                      [&](std::size_t b, std::size_t e) { std::memset(cold.data() + b, 3, e - b); });
+    });
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw IoError(file.string() + ": open: " + errno_text());
+    out.pwrite_cold =
+        rate("measuring cold pwrite", [&] { file_io(fd, true, cold.data(), bytes, threads, file); });
+    ::close(fd);
+    fs::remove(file);  // unlinked before write-back: the dirty pages are dropped
+  }
 
   // Generation: the same values as random(), in L1-sized blocks, summed (never stored).
   std::vector<double> partial(static_cast<std::size_t>(threads));
@@ -295,33 +337,18 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
 
   // pwrite into the page cache (a new file, not synced), pread back into touched memory, then
   // fsync: the disk's rate for the same bytes counts pwrite and fsync together.
-  const fs::path file = dir / ("seed_workflow_rate_" + std::to_string(ctx.rank()) + ".tmp");
   {
     const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw IoError(file.string() + ": open: " + errno_text());
-    const auto io = [&](bool write) {
-      parallel_ranges(threads, bytes, [&](std::size_t b, std::size_t e) {
-        constexpr std::size_t kPiece = std::size_t{8} << 20;
-        for (std::size_t at = b; at < e; at += kPiece) {
-          const std::size_t len = std::min(kPiece, e - at);
-          const ssize_t got = write ? ::pwrite(fd, in + at, len, static_cast<off_t>(at))
-                                    : ::pread(fd, dst.data() + at, len, static_cast<off_t>(at));
-          if (got != static_cast<ssize_t>(len))
-            throw IoError(file.string() + (write ? ": pwrite: " : ": pread: ") + errno_text());
-        }
-      });
-    };
-    double write_seconds = 0;
-    {
-      const Span s = timed(ctx, "measuring pwrite", [&] { io(true); });
-      write_seconds = s.seconds;
-      out.pwrite = all / s.seconds;
-    }
-    out.pread = best("measuring pread", [&] { io(false); });
+    auto* source = const_cast<std::byte*>(in);  // pwrite only reads it
+    const Span write = timed(ctx, "measuring pwrite",
+                             [&] { file_io(fd, true, source, bytes, threads, file); });
+    out.pwrite = all / write.seconds;
+    out.pread = best("measuring pread", [&] { file_io(fd, false, dst.data(), bytes, threads, file); });
     const Span sync = timed(ctx, "measuring fsync", [&] {
       if (::fsync(fd) != 0) throw IoError(file.string() + ": fsync: " + errno_text());
     });
-    out.disk = all / (write_seconds + sync.seconds);
+    out.disk = all / (write.seconds + sync.seconds);
     ::close(fd);
     fs::remove(file);
   }
@@ -523,7 +550,8 @@ int run(const Args& args) {
   info << "# rates_GiBps philox=" << r.philox << " memcpy=" << r.memcpy << " fresh=" << r.fresh
        << " munmap=" << r.munmap << " pwrite=" << r.pwrite << " pread=" << r.pread
        << " disk=" << r.disk << " lz4c=" << r.lz4c << " lz4d=" << r.lz4d
-       << " lz4_ratio=" << c << " (on " << rate_bytes / (1 << 20) << " MiB per rank)\n";
+       << " lz4_ratio=" << c << " fresh_cold=" << r.fresh_cold << " pwrite_cold=" << r.pwrite_cold
+       << " (on " << rate_bytes / (1 << 20) << " MiB per rank)\n";
   info << "# bound_s concat+rowsum=" << G / r.philox << " views=" << V / r.philox + R * V * held
        << " to_memory=" << (G + O) / r.philox + R * B * held << " write_h5ad=" << B / r.pwrite
        << " write_zarr=" << B / r.lz4c + c * B / r.pwrite
@@ -531,6 +559,16 @@ int run(const Args& args) {
        << " read_zarr=" << c * B / r.pread + B / r.lz4d + R * B * held + rowsum
        << " durable_h5ad=" << B / r.disk << " durable_zarr=" << B / r.lz4c + c * B / r.disk
        << "\n";
+  // The same with every fresh page and every page-cache page cold (the hypervisor's too): the
+  // other end of the range on this VM. A run lands between the two, by how much of what it
+  // allocates was freed moments before.
+  const double held_cold = 1 / r.fresh_cold + (R - 1) / R / r.memcpy;
+  info << "# bound_cold_s concat+rowsum=" << G / r.philox
+       << " views=" << V / r.philox + R * V * held_cold
+       << " to_memory=" << (G + O) / r.philox + R * B * held_cold
+       << " write_h5ad=" << B / r.pwrite_cold << " write_zarr=" << B / r.lz4c + c * B / r.pwrite_cold
+       << " read_h5ad=" << B / r.pread + R * B * held_cold + rowsum
+       << " read_zarr=" << c * B / r.pread + B / r.lz4d + R * B * held_cold + rowsum << "\n";
   // Stage boundaries on rank 0's CLOCK_MONOTONIC, for `perf report --time`.
   info << "# stage_clock";
   for (const auto& [name, span] : stages)
