@@ -3,7 +3,8 @@
 //   mpirun -np K build/bench/seed_workflow M N OUTDIR
 // and compare with its Python peer, bench/seed_workflow_peer.py (anndata 0.8 and dask, the same
 // stages and chunks). Rank 0 prints
-//   concat+rowsum=…s views=…s to_memory=…s write_h5ad=…s write_zarr=…s read_h5ad=…s read_zarr=…s total=…s
+//   concat+rowsum=…s views=…s to_memory=…s write_h5ad=…s write_zarr=…s read_h5ad=…s read_zarr=…s
+//   total=…s
 // then "# " lines: the fsync after each write, peak memory, the physical rates measured in this
 // run and, from them, a bound per stage (docs/benchmarks.md, "Seed workflow (issue 14)").
 //
@@ -170,9 +171,11 @@ void fsync_tree(const fs::path& path) {
 // and threads of this run.
 
 // Runs fn(begin, end) on `threads` threads over [0, n) cut into equal ranges.
-void parallel_ranges(int threads, std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
+void parallel_ranges(int threads, std::size_t n,
+                     const std::function<void(std::size_t, std::size_t)>& fn) {
   std::vector<std::thread> pool;
-  const std::size_t step = (n + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
+  const std::size_t step =
+      (n + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
   for (int t = 0; t < threads; ++t) {
     const std::size_t begin = std::min(n, static_cast<std::size_t>(t) * step);
     const std::size_t end = std::min(n, begin + step);
@@ -268,13 +271,14 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
     std::this_thread::sleep_for(std::chrono::seconds(5));
     const Mapping cold(bytes);
     out.fresh_cold = rate("measuring cold first touch", [&] {
-      parallel_ranges(threads, bytes,
-                      [&](std::size_t b, std::size_t e) { std::memset(cold.data() + b, 3, e - b); });
+      parallel_ranges(threads, bytes, [&](std::size_t b, std::size_t e) {
+        std::memset(cold.data() + b, 3, e - b);
+      });
     });
     const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw IoError(file.string() + ": open: " + errno_text());
-    out.pwrite_cold =
-        rate("measuring cold pwrite", [&] { file_io(fd, true, cold.data(), bytes, threads, file); });
+    out.pwrite_cold = rate("measuring cold pwrite",
+                           [&] { file_io(fd, true, cold.data(), bytes, threads, file); });
     ::close(fd);
     fs::remove(file);  // unlinked before write-back: the dirty pages are dropped
   }
@@ -318,8 +322,9 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
   std::vector<std::byte> dst(bytes, std::byte{1});  // touched
 
   out.memcpy = best("measuring memcpy", [&] {
-    parallel_ranges(threads, bytes,
-                    [&](std::size_t b, std::size_t e) { std::memcpy(dst.data() + b, in + b, e - b); });
+    parallel_ranges(threads, bytes, [&](std::size_t b, std::size_t e) {
+      std::memcpy(dst.data() + b, in + b, e - b);
+    });
   });
 
   // First touch of fresh memory: page faults and the kernel's zeroing, then the writes.
@@ -328,9 +333,10 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
   for (int i = 0; i < 3; ++i) {
     std::optional<Mapping> fresh(bytes);
     out.fresh = std::max(out.fresh, rate("measuring first touch", [&] {
-      parallel_ranges(threads, bytes,
-                      [&](std::size_t b, std::size_t e) { std::memset(fresh->data() + b, 2, e - b); });
-    }));
+                           parallel_ranges(threads, bytes, [&](std::size_t b, std::size_t e) {
+                             std::memset(fresh->data() + b, 2, e - b);
+                           });
+                         }));
     munmap_best = std::max(munmap_best, rate("measuring munmap", [&] { fresh.reset(); }));
   }
   out.munmap = munmap_best;
@@ -341,10 +347,11 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
     const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw IoError(file.string() + ": open: " + errno_text());
     auto* source = const_cast<std::byte*>(in);  // pwrite only reads it
-    const Span write = timed(ctx, "measuring pwrite",
-                             [&] { file_io(fd, true, source, bytes, threads, file); });
+    const Span write =
+        timed(ctx, "measuring pwrite", [&] { file_io(fd, true, source, bytes, threads, file); });
     out.pwrite = all / write.seconds;
-    out.pread = best("measuring pread", [&] { file_io(fd, false, dst.data(), bytes, threads, file); });
+    out.pread =
+        best("measuring pread", [&] { file_io(fd, false, dst.data(), bytes, threads, file); });
     const Span sync = timed(ctx, "measuring fsync", [&] {
       if (::fsync(fd) != 0) throw IoError(file.string() + ": fsync: " + errno_text());
     });
@@ -363,9 +370,9 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
     std::size_t at = 0;
     for (std::size_t b = 0; b < bytes; b += chunk) {
       const std::size_t len = std::min(chunk, bytes - b);
-      const int got = blosc_compress_ctx(5, BLOSC_SHUFFLE, sizeof(double), len, in + b,
-                                         packed.data() + at, len + BLOSC_MAX_OVERHEAD, "lz4", 0,
-                                         threads);
+      const int got =
+          blosc_compress_ctx(5, BLOSC_SHUFFLE, sizeof(double), len, in + b, packed.data() + at,
+                             len + BLOSC_MAX_OVERHEAD, "lz4", 0, threads);
       if (got <= 0) throw Error("seed_workflow: blosc_compress_ctx failed");
       sizes.push_back(static_cast<std::size_t>(got));
       at += static_cast<std::size_t>(got);
@@ -393,6 +400,7 @@ Rates measure_rates(const Context& ctx, const fs::path& dir, std::size_t bytes) 
 struct Args {
   index_t m = 0, n = 0;
   fs::path out;
+  Residence residence = Residence::distributed;
 };
 
 int run(const Args& args) {
@@ -427,15 +435,21 @@ int run(const Args& args) {
 
   // views
   Shape view_shapes[3];
+  // A view's X computed and held as --residence says: whole on every rank, on rank 0, or each
+  // rank its own chunks (persisted). The shape of what is held.
+  const auto materialize = [&](const Array& x) -> Shape {
+    if (args.residence == Residence::distributed) return ctx.persist(x).shape();
+    const Chunk whole = ctx.compute(x, args.residence == Residence::root ? 0 : -1);
+    return args.residence == Residence::root && !root ? x.shape() : whole.shape();
+  };
   stage("views", [&] {
     const AnnData& c = *adata_concat;
-    const AnnData v1 =
-        c(Selector::slice(std::nullopt, 500), Selector::slice(std::nullopt, 500));
-    view_shapes[0] = ctx.compute(*v1.X()).shape();
+    const AnnData v1 = c(Selector::slice(std::nullopt, 500), Selector::slice(std::nullopt, 500));
+    view_shapes[0] = materialize(*v1.X());
     const AnnData v2 = c(Selector::take({12, 12, 3, 5, 53}), Selector::take({1, 2, 5}));
-    view_shapes[1] = ctx.compute(*v2.X()).shape();
+    view_shapes[1] = materialize(*v2.X());
     const AnnData v3 = c(c.obs()["batch"] == "b");
-    view_shapes[2] = ctx.compute(*v3.X()).shape();
+    view_shapes[2] = materialize(*v3.X());
   });
   if (view_shapes[0] != Shape{std::min<index_t>(500, 2 * args.m), std::min<index_t>(500, args.n)} ||
       view_shapes[1] != Shape{5, 3} || view_shapes[2] != Shape{2 * (args.m - args.m / 2), args.n})
@@ -443,12 +457,45 @@ int run(const Args& args) {
 
   // to_memory
   std::optional<AnnData> mem;
-  stage("to_memory", [&] { mem = adata_concat->to_memory(ctx); });
-  const Chunk* mem_X = mem->X()->in_memory();
-  const Chunk* mem_layer = mem->layers()["a"].in_memory();
-  if (mem_X == nullptr || mem_layer == nullptr || mem->obsm()["a"].in_memory() == nullptr)
-    throw Error("seed_workflow: to_memory left a lazy array");
-  notes.emplace_back("layer_shares_X", mem_X->buffer() == mem_layer->buffer() ? "1" : "0");
+  stage("to_memory", [&] { mem = adata_concat->to_memory(ctx, false, args.residence); });
+  // Bytes held on this rank and whether layers['a'] shares X's buffers.
+  std::size_t held_here = 0;
+  bool shares = true;
+  {
+    const auto local = [&](const Array& a) {
+      std::vector<Chunk> chunks;
+      if (const Chunk* whole = a.in_memory()) {
+        chunks.push_back(*whole);
+      } else if (Context::ownership(a) != nullptr) {
+        for (auto& [key, chunk] : Context::local_chunks(a))
+          chunks.push_back(chunk);
+      } else if (args.residence != Residence::root || root) {
+        throw Error("seed_workflow: to_memory left a lazy array");
+      }
+      return chunks;
+    };
+    const std::vector<Chunk> x = local(*mem->X()), layer = local(mem->layers()["a"]),
+                             obsm = local(mem->obsm()["a"]);
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      shares = shares && k < layer.size() && x[k].shares_memory_with(layer[k]);
+      held_here += x[k].nbytes();
+    }
+    for (const Chunk& c : obsm)
+      held_here += c.nbytes();
+    if (!shares) {
+      for (const Chunk& c : layer)
+        held_here += c.nbytes();
+    }
+  }
+  notes.emplace_back("residence", std::string(name(args.residence)));
+  {
+    const std::int64_t held_all =
+        ctx.comm().all_reduce_sum(static_cast<std::int64_t>(held_here), "bytes held");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3fGiB", static_cast<double>(held_all) / kGiB);
+    notes.emplace_back("held_sum", text);
+  }
+  notes.emplace_back("layer_shares_X", shares ? "1" : "0");
 
   // Writes of the in-memory object (the peer must write one: anndata 0.8 writes no dask arrays).
   io::WriteOptions h5ad_options;
@@ -462,19 +509,21 @@ int run(const Args& args) {
   zarr_options.compression = lz4;
   stage("write_h5ad", [&] { io::write_h5ad(*mem, h5ad, ctx, h5ad_options); });
   notes.emplace_back("sync_h5ad", seconds_text(timed(ctx, "fsync h5ad", [&] {
-                                    if (root) fsync_tree(h5ad);
-                                  }).seconds));
+                                                 if (root) fsync_tree(h5ad);
+                                               }).seconds));
   stage("write_zarr", [&] { io::write_zarr(*mem, zarr, ctx, zarr_options); });
   notes.emplace_back("sync_zarr", seconds_text(timed(ctx, "fsync zarr", [&] {
-                                    if (root) fsync_tree(zarr);
-                                  }).seconds));
+                                                 if (root) fsync_tree(zarr);
+                                               }).seconds));
+  // What was written: X, layers['a'] and obsm['a'] of the concatenation.
   const std::size_t materialized =
-      mem_X->nbytes() + mem_layer->nbytes() + mem->obsm()["a"].in_memory()->nbytes();
+      static_cast<std::size_t>(2 * args.m) * static_cast<std::size_t>(2 * args.n + kObsmCols) * 8;
   mem.reset();
 
   // Reads into memory, each with X's row sums; the objects are freed after them.
   io::ReadOptions eager;
   eager.lazy = false;
+  eager.residence = args.residence;
   double worst = 0;
   for (const auto& [name, path] : {std::pair{"read_h5ad", h5ad}, std::pair{"read_zarr", zarr}}) {
     Chunk sums;
@@ -483,6 +532,7 @@ int run(const Args& args) {
                                                             : io::read_zarr(path, ctx, eager);
       sums = ctx.compute(back.X()->sum(1));
     });
+    if (!identical(sums, row_sums)) notes.emplace_back(std::string(name) + "_rowsums", "differ");
     // The library's own comparison: |a - b| / max(1, |b|), the row sums being ~N / 2.
     worst = std::max(worst, max_relative_difference(row_sums, sums));
   }
@@ -498,9 +548,8 @@ int run(const Args& args) {
   });
 
   // Rates, on 512 MiB per rank (or the materialized bytes, when smaller), and the bounds.
-  const std::size_t rate_bytes =
-      std::max<std::size_t>(std::size_t{64} << 20,
-                            std::min<std::size_t>(std::size_t{512} << 20, materialized));
+  const std::size_t rate_bytes = std::max<std::size_t>(
+      std::size_t{64} << 20, std::min<std::size_t>(std::size_t{512} << 20, materialized));
   const Rates r = measure_rates(ctx, fs::absolute(args.out), rate_bytes);
 
   if (!root) return 0;
@@ -530,10 +579,10 @@ int run(const Args& args) {
   info << "#";
   for (const auto& [name, value] : notes)
     info << " " << name << "=" << value;
-  info << " peak_rss_sum=" << static_cast<double>(peak_sum) / kGiB << "GiB peak_rss_ranks="
-       << per_rank << " ranks=" << ctx.size() << " threads=" << ctx.threads()
-       << " M=" << args.m << " N=" << args.n << " load_before=" << load_before
-       << " load_after=" << load_after_workflow << "\n";
+  info << " peak_rss_sum=" << static_cast<double>(peak_sum) / kGiB
+       << "GiB peak_rss_ranks=" << per_rank << " ranks=" << ctx.size()
+       << " threads=" << ctx.threads() << " M=" << args.m << " N=" << args.n
+       << " load_before=" << load_before << " load_after=" << load_after_workflow << "\n";
 
   // The bounds: each stage's least work at these rates (all ranks together). G: X's bytes,
   // O: obsm's, B: the materialized (and written) bytes X + layer + obsm, V: the batch-'b' view's,
@@ -545,30 +594,41 @@ int run(const Args& args) {
   const double B = static_cast<double>(materialized) / kGiB;
   const double V = static_cast<double>(2 * (args.m - args.m / 2) * args.n * 8) / kGiB;
   const double c = r.lz4_ratio;
-  const double held = 1 / r.fresh + (R - 1) / R / r.memcpy;  // per byte held on every rank
-  const double rowsum = G / (2 * r.memcpy);                   // reading X once
+  // Holding B bytes in memory: `copies` fresh copies of them across the ranks, and `moved` of
+  // them arriving from another rank (a copy), by residence; views are computed to every rank.
+  const double copies = args.residence == Residence::every_rank ? R : 1;
+  const double moved = args.residence == Residence::every_rank ? R - 1
+                       : args.residence == Residence::root     ? (R - 1) / R
+                                                               : 0;
+  const double rowsum = G / (2 * r.memcpy);  // reading X once
+  const double Mh = shares ? G + O : B;      // materialized by to_memory (layers['a'] shares X's)
+  const auto hold = [&](double bytes, double fresh) {
+    return bytes * (copies / fresh + moved / r.memcpy);
+  };
+  const auto everywhere = [&](double bytes, double fresh) {
+    return bytes * (R / fresh + (R - 1) / r.memcpy);
+  };
   info << "# rates_GiBps philox=" << r.philox << " memcpy=" << r.memcpy << " fresh=" << r.fresh
        << " munmap=" << r.munmap << " pwrite=" << r.pwrite << " pread=" << r.pread
-       << " disk=" << r.disk << " lz4c=" << r.lz4c << " lz4d=" << r.lz4d
-       << " lz4_ratio=" << c << " fresh_cold=" << r.fresh_cold << " pwrite_cold=" << r.pwrite_cold
-       << " (on " << rate_bytes / (1 << 20) << " MiB per rank)\n";
-  info << "# bound_s concat+rowsum=" << G / r.philox << " views=" << V / r.philox + R * V * held
-       << " to_memory=" << (G + O) / r.philox + R * B * held << " write_h5ad=" << B / r.pwrite
-       << " write_zarr=" << B / r.lz4c + c * B / r.pwrite
-       << " read_h5ad=" << B / r.pread + R * B * held + rowsum
-       << " read_zarr=" << c * B / r.pread + B / r.lz4d + R * B * held + rowsum
-       << " durable_h5ad=" << B / r.disk << " durable_zarr=" << B / r.lz4c + c * B / r.disk
-       << "\n";
+       << " disk=" << r.disk << " lz4c=" << r.lz4c << " lz4d=" << r.lz4d << " lz4_ratio=" << c
+       << " fresh_cold=" << r.fresh_cold << " pwrite_cold=" << r.pwrite_cold << " (on "
+       << rate_bytes / (1 << 20) << " MiB per rank)\n";
   // The same with every fresh page and every page-cache page cold (the hypervisor's too): the
   // other end of the range on this VM. A run lands between the two, by how much of what it
   // allocates was freed moments before.
-  const double held_cold = 1 / r.fresh_cold + (R - 1) / R / r.memcpy;
-  info << "# bound_cold_s concat+rowsum=" << G / r.philox
-       << " views=" << V / r.philox + R * V * held_cold
-       << " to_memory=" << (G + O) / r.philox + R * B * held_cold
-       << " write_h5ad=" << B / r.pwrite_cold << " write_zarr=" << B / r.lz4c + c * B / r.pwrite_cold
-       << " read_h5ad=" << B / r.pread + R * B * held_cold + rowsum
-       << " read_zarr=" << c * B / r.pread + B / r.lz4d + R * B * held_cold + rowsum << "\n";
+  for (const bool cold : {false, true}) {
+    const double fresh = cold ? r.fresh_cold : r.fresh;
+    const double pwrite = cold ? r.pwrite_cold : r.pwrite;
+    info << (cold ? "# bound_cold_s" : "# bound_s") << " concat+rowsum=" << G / r.philox
+         << " views=" << V / r.philox + everywhere(V, fresh)
+         << " to_memory=" << (G + O) / r.philox + hold(Mh, fresh) << " write_h5ad=" << B / pwrite
+         << " write_zarr=" << B / r.lz4c + c * B / pwrite
+         << " read_h5ad=" << B / r.pread + hold(B, fresh) + rowsum
+         << " read_zarr=" << c * B / r.pread + B / r.lz4d + hold(B, fresh) + rowsum;
+    if (!cold)
+      info << " durable_h5ad=" << B / r.disk << " durable_zarr=" << B / r.lz4c + c * B / r.disk;
+    info << "\n";
+  }
   // Stage boundaries on rank 0's CLOCK_MONOTONIC, for `perf report --time`.
   info << "# stage_clock";
   for (const auto& [name, span] : stages)
@@ -582,11 +642,20 @@ int run(const Args& args) {
 }  // namespace tessera::bench
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: seed_workflow M N OUTDIR   (two M x N objects; files go to OUTDIR)\n";
+  tessera::bench::Args args;
+  if (argc == 6 && std::string(argv[4]) == "--residence") {
+    try {
+      args.residence = tessera::parse_residence(argv[5]);
+    } catch (const std::exception& e) {
+      std::cerr << "seed_workflow: " << e.what() << "\n";
+      return 2;
+    }
+  } else if (argc != 4) {
+    std::cerr << "usage: seed_workflow M N OUTDIR [--residence distributed|every_rank|root]\n"
+                 "  two M x N objects; files go to OUTDIR; to_memory and the eager reads hold\n"
+                 "  their arrays as --residence says (default: distributed)\n";
     return 2;
   }
-  tessera::bench::Args args;
   args.m = std::atoll(argv[1]);
   args.n = std::atoll(argv[2]);
   args.out = argv[3];

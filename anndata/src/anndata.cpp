@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <functional>
 #include <tuple>
+#include <unordered_map>
 
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/context.hpp"
@@ -361,7 +362,8 @@ AnnData AnnData::copy() const {
 }
 
 AnnData AnnData::materialize(
-    const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute, bool copy) const {
+    const std::function<std::vector<Array>(const std::vector<Array>&)>& compute, bool copy,
+    const std::function<bool(const Array&)>& materialized) const {
   // Every array slot, in a fixed order, so one collective computes them all.
   std::vector<const Array*> slots;
   if (X_) slots.push_back(&*X_);
@@ -374,18 +376,20 @@ AnnData AnnData::materialize(
     for (const auto& [k, a] : raw_->varm)
       slots.push_back(&a);
   }
+  // The lazy ones, each node once (an array set in two slots is computed once).
   std::vector<Array> lazy;
+  std::unordered_map<const Node*, std::size_t> lazy_index;
   for (const Array* a : slots) {
-    if (a->in_memory() == nullptr) lazy.push_back(*a);
+    if (!materialized(*a) && lazy_index.emplace(a->node().get(), lazy.size()).second)
+      lazy.push_back(*a);
   }
-  const std::vector<Chunk> computed = compute(lazy);
-  std::size_t next = 0;
-  const auto resolve = [&](const Array& a) {
-    const Chunk* data = a.in_memory();
-    Chunk chunk = data != nullptr ? *data : computed.at(next++);
-    // Computed chunks are fresh: only shared in-memory buffers need copying for copy=true.
-    if (copy && data != nullptr) chunk = chunk.deep_copy();
-    return in_memory_array(chunk, a.chunks());
+  const std::vector<Array> computed = compute(lazy);
+  const auto resolve = [&](const Array& a) -> Array {
+    if (!materialized(a)) return computed.at(lazy_index.at(a.node().get()));
+    // Computed arrays are fresh: only those already materialized need copying for copy=true.
+    if (!copy) return a;
+    if (const Chunk* data = a.in_memory()) return in_memory_array(data->deep_copy(), a.chunks());
+    return Context::deep_copy(a);
   };
   AnnData out = *this;
   if (X_) out.X_ = resolve(*X_);
@@ -416,20 +420,47 @@ AnnData AnnData::materialize(
   return out;
 }
 
+namespace {
+bool whole_in_memory(const Array& a) {
+  return a.in_memory() != nullptr;
+}
+}  // namespace
+
 AnnData AnnData::to_memory(bool copy) const {
   return materialize(
       [](const std::vector<Array>& arrays) {
-        std::vector<Chunk> out;
+        std::vector<Array> out;
         out.reserve(arrays.size());
         for (const auto& a : arrays)
-          out.push_back(a.compute());
+          out.push_back(in_memory_array(a.compute(), a.chunks()));
         return out;
       },
-      copy);
+      copy, whole_in_memory);
 }
 
-AnnData AnnData::to_memory(Context& ctx, bool copy) const {
-  return materialize([&](const std::vector<Array>& arrays) { return ctx.compute(arrays); }, copy);
+AnnData AnnData::to_memory(Context& ctx, bool copy, Residence residence) const {
+  if (residence == Residence::distributed) {
+    // Arrays in memory whole (the same on every rank) or persisted stay as they are.
+    return materialize([&](const std::vector<Array>& arrays) { return ctx.persist(arrays); }, copy,
+                       [](const Array& a) {
+                         return a.in_memory() != nullptr || Context::ownership(a) != nullptr;
+                       });
+  }
+  const int root = residence == Residence::root ? 0 : -1;
+  return materialize(
+      [&](const std::vector<Array>& arrays) {
+        const std::vector<Chunk> chunks = ctx.compute(arrays, root);
+        std::vector<Array> out;
+        out.reserve(arrays.size());
+        for (std::size_t n = 0; n < arrays.size(); ++n) {
+          // Other ranks than the root keep the lazy array (residence.hpp).
+          out.push_back(root >= 0 && ctx.rank() != root
+                            ? arrays[n]
+                            : in_memory_array(chunks[n], arrays[n].chunks()));
+        }
+        return out;
+      },
+      copy, whole_in_memory);
 }
 
 AnnData AnnData::transpose() const {

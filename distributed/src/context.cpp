@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -26,7 +28,8 @@ class PersistedNode final : public Node {
       : Node("persisted", like.dtype(), like.layout(), like.grid(), {}),
         map_(std::move(map)),
         chunks_(std::move(chunks)),
-        rank_(rank) {
+        rank_(rank),
+        serial_(serial) {
     Hasher h;
     h.add(like.fingerprint()).add(serial).add(map_.owners().size());
     h.bytes(map_.owners().data(), map_.owners().size() * sizeof(int));
@@ -43,6 +46,8 @@ class PersistedNode final : public Node {
     return it->second;
   }
   [[nodiscard]] const OwnershipMap& map() const { return map_; }
+  [[nodiscard]] int rank() const { return rank_; }
+  [[nodiscard]] std::uint64_t serial() const { return serial_; }
   [[nodiscard]] const std::map<std::pair<index_t, index_t>, Chunk>& chunks() const {
     return chunks_;
   }
@@ -51,6 +56,7 @@ class PersistedNode final : public Node {
   OwnershipMap map_;
   std::map<std::pair<index_t, index_t>, Chunk> chunks_;
   int rank_;
+  std::uint64_t serial_;
 };
 
 // Identity on every chunk, placed on the chunk's default owner: moves chunks home.
@@ -220,16 +226,30 @@ std::vector<Chunk> Context::compute(const std::vector<Array>& arrays, int root) 
   const std::vector<Chunk> chunks =
       run(arrays, root < 0 ? Delivery::all : Delivery::root, root, nullptr);
   std::vector<Chunk> out;
+  std::vector<std::size_t> starts;  // of each array's chunks in `chunks`
   std::size_t at = 0;
-  for (const auto& a : arrays) {
-    const auto n = static_cast<std::size_t>(a.chunks().num_chunks());
-    if (root < 0 || rank() == root) {
-      out.push_back(assemble_blocks(std::span<const Chunk>(chunks).subspan(at, n),
-                                    a.chunks().num_chunks(0), a.chunks().num_chunks(1)));
-    } else {
-      out.emplace_back();
-    }
+  for (std::size_t a = 0; a < arrays.size(); ++a) {
+    const ChunkGrid& grid = arrays[a].chunks();
+    const auto n = static_cast<std::size_t>(grid.num_chunks());
+    const std::span<const Chunk> mine = std::span<const Chunk>(chunks).subspan(at, n);
+    starts.push_back(at);
     at += n;
+    if (root >= 0 && rank() != root) {
+      out.emplace_back();
+      continue;
+    }
+    // An earlier array of the same chunks (the same tasks, or aliases of them) is the same
+    // result: share it rather than assemble a second copy.
+    std::optional<Chunk> same;
+    for (std::size_t b = 0; b < a && !same; ++b) {
+      if (arrays[b].chunks() != grid) continue;
+      const Chunk* theirs = chunks.data() + starts[b];
+      bool equal = true;
+      for (std::size_t k = 0; k < n && equal; ++k)
+        equal = mine[k].same_view(theirs[k]) && mine[k].buffer() != nullptr;
+      if (equal) same = out[b];
+    }
+    out.push_back(same ? *same : assemble_blocks(mine, grid.num_chunks(0), grid.num_chunks(1)));
   }
   return out;
 }
@@ -238,9 +258,8 @@ Chunk Context::compute(const Array& array, int root) {
   return compute(std::vector<Array>{array}, root).at(0);
 }
 
-Array Context::persist(const Array& array) {
-  std::vector<int> owners;
-  const std::vector<Chunk> chunks = run({array}, Delivery::in_place, 0, &owners);
+Array Context::persisted(const Array& array, std::span<const Chunk> chunks,
+                         std::vector<int> owners) {
   const ChunkGrid& grid = array.chunks();
   std::map<std::pair<index_t, index_t>, Chunk> mine;
   for (index_t i = 0; i < grid.num_chunks(0); ++i) {
@@ -252,6 +271,36 @@ Array Context::persist(const Array& array) {
   OwnershipMap map(grid.num_chunks(0), grid.num_chunks(1), std::move(owners), size());
   return Array(std::make_shared<PersistedNode>(*array.node(), std::move(map), std::move(mine),
                                                rank(), persist_count_++));
+}
+
+Array Context::persist(const Array& array) {
+  return persist(std::vector<Array>{array}).at(0);
+}
+
+std::vector<Array> Context::persist(const std::vector<Array>& arrays) {
+  std::vector<int> owners;
+  const std::vector<Chunk> chunks = run(arrays, Delivery::in_place, 0, &owners);
+  std::vector<Array> out;
+  std::size_t at = 0;
+  for (const Array& a : arrays) {
+    const auto n = static_cast<std::size_t>(a.chunks().num_chunks());
+    out.push_back(
+        persisted(a, std::span<const Chunk>(chunks).subspan(at, n),
+                  std::vector<int>(owners.begin() + static_cast<std::ptrdiff_t>(at),
+                                   owners.begin() + static_cast<std::ptrdiff_t>(at + n))));
+    at += n;
+  }
+  return out;
+}
+
+Array Context::deep_copy(const Array& array) {
+  const auto* node = dynamic_cast<const PersistedNode*>(array.node().get());
+  if (node == nullptr) return array;
+  std::map<std::pair<index_t, index_t>, Chunk> copies;
+  for (const auto& [key, chunk] : node->chunks())
+    copies.emplace(key, chunk.deep_copy());
+  return Array(std::make_shared<PersistedNode>(*node, node->map(), std::move(copies), node->rank(),
+                                               node->serial()));
 }
 
 Array Context::rebalance(const Array& array) {

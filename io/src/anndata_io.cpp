@@ -167,10 +167,12 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
         detail::write_matrix(*root, p, ctx, options, format == Format::zarr, state);
       }
       element.clear();
-      on_all(ctx.comm(), "finishing the file", [&] {
-        root->flush();
-        root.reset();
-      });
+      // Closing writes HDF5's metadata. No flush first: HDF5's MPI-IO driver syncs the file to
+      // disk on a flush (MPI_File_sync), which made an h5ad write wait for the disk while zarr
+      // writes, h5py and anndata leave write-back to the kernel. The file is complete before
+      // it is renamed into place either way; durability across a power loss is the caller's
+      // `sync`, as for every other writer (docs/reliability.md).
+      on_all(ctx.comm(), "finishing the file", [&] { root.reset(); });
     }
     if (options.stats != nullptr) *options.stats = state.stats;
     if (format != Format::h5ad && options.consolidated) {
@@ -211,7 +213,7 @@ void map_arrays(AnnData& a, const std::function<Array(const Array&)>& f) {
 
 // Eager reading: every array computed now. A CSC element keeps what the file stores (the CSR
 // matrix of its transpose) in memory, transposed lazily, so that it is written back as CSC.
-AnnData load(AnnData a, Context& ctx) {
+AnnData load(AnnData a, Context& ctx, Residence residence) {
   std::vector<Array> stored;
   std::vector<std::size_t> csc_slots;
   std::size_t slot = 0;
@@ -231,15 +233,25 @@ AnnData load(AnnData a, Context& ctx) {
     return from_chunk(
         empty, ChunkSpec(std::max<index_t>(shape.rows, 1), std::max<index_t>(shape.cols, 1)));
   });
-  if (stored.empty()) return a.to_memory(ctx);
-  const std::vector<Chunk> loaded = ctx.compute(stored);
-  AnnData m = a.to_memory(ctx);
+  if (stored.empty()) return a.to_memory(ctx, false, residence);
+  std::vector<Array> loaded;
+  if (residence == Residence::distributed) {
+    loaded = ctx.persist(stored);
+  } else {
+    const int root = residence == Residence::root ? 0 : -1;
+    const std::vector<Chunk> chunks = ctx.compute(stored, root);
+    for (std::size_t n = 0; n < stored.size(); ++n) {
+      loaded.push_back(root >= 0 && ctx.rank() != root
+                           ? stored[n]
+                           : from_chunk(chunks[n], ChunkSpec(stored[n].chunks())));
+    }
+  }
+  AnnData m = a.to_memory(ctx, false, residence);
   slot = 0;
   std::size_t next = 0;
   map_arrays(m, [&](const Array& x) {
     if (next == csc_slots.size() || csc_slots[next] != slot++) return x;
-    const Array& s = stored[next];
-    return from_chunk(loaded[next++], ChunkSpec(s.chunks())).transpose();
+    return loaded[next++].transpose();
   });
   return m;
 }
@@ -375,7 +387,7 @@ AnnData read_file(const std::filesystem::path& path, Context& ctx, const ReadOpt
   }
   AnnData a = format == Format::h5ad ? detail::read_hdf5_root(root, options)  // Cell Ranger too
                                      : read_anndata(root, options);
-  if (!options.lazy) return load(std::move(a), ctx);
+  if (!options.lazy) return load(std::move(a), ctx, options.residence);
   return a;
 }
 

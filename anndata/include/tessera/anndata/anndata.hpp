@@ -15,6 +15,7 @@
 #include "tessera/anndata/dataframe.hpp"
 #include "tessera/anndata/uns.hpp"
 #include "tessera/core/array.hpp"
+#include "tessera/distributed/residence.hpp"
 
 namespace tessera {
 
@@ -144,9 +145,12 @@ class AnnData {
   [[nodiscard]] AnnData copy() const;
   // Every lazy array computed. copy=false shares buffers already in memory; copy=true deep-copies
   // everything. Without a Context, computes on this process's threads; with one, collectively
-  // across its ranks (the result is on every rank).
+  // across its ranks, the results held where `residence` says (residence.hpp): whole on every
+  // rank (the default), whole on rank 0, or each rank its own chunks. Arrays that compute the
+  // same chunks (layers['a'] = X) are materialized once and share their buffers.
   [[nodiscard]] AnnData to_memory(bool copy = false) const;
-  [[nodiscard]] AnnData to_memory(Context& ctx, bool copy = false) const;
+  [[nodiscard]] AnnData to_memory(Context& ctx, bool copy = false,
+                                  Residence residence = Residence::every_rank) const;
   // adata.T: obs and var swapped, X and layers transposed, obsm/varm and obsp/varp swapped.
   [[nodiscard]] AnnData transpose() const;
 
@@ -156,8 +160,10 @@ class AnnData {
 
  private:
   void reset_slots();
-  AnnData materialize(const std::function<std::vector<Chunk>(const std::vector<Array>&)>& compute,
-                      bool copy) const;
+  // `compute` turns the lazy arrays into materialized ones (in memory, or persisted); arrays
+  // already materialized are kept (copy=false) or deep-copied (copy=true).
+  AnnData materialize(const std::function<std::vector<Array>(const std::vector<Array>&)>& compute,
+                      bool copy, const std::function<bool(const Array&)>& materialized) const;
 
   std::optional<Array> X_;
   DataFrame obs_{"obs"};

@@ -141,6 +141,14 @@ class Chunk {
   [[nodiscard]] bool shares_memory_with(const Chunk& other) const {
     return buffer_ != nullptr && buffer_ == other.buffer_;
   }
+  // The same elements of the same storage (a copy of the same Chunk): equal values without
+  // looking at them.
+  [[nodiscard]] bool same_view(const Chunk& other) const {
+    return dtype_ == other.dtype_ && layout_ == other.layout_ && shape_ == other.shape_ &&
+           buffer_ == other.buffer_ && offset_ == other.offset_ && ld_ == other.ld_ &&
+           indptr_ == other.indptr_ && indptr_offset_ == other.indptr_offset_ &&
+           indices_ == other.indices_;
+  }
 
  private:
   Chunk(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, index_t offset, index_t ld);

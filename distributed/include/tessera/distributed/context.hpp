@@ -30,12 +30,18 @@ class Context {
   [[nodiscard]] int threads() const { return executor_.threads(); }
 
   // The whole array on every rank (root < 0), or on `root` only (others get an empty chunk).
-  // Collective.
+  // Arrays of one call that compute the same chunks (an array passed twice, layers['a'] = X)
+  // are assembled once and share the result's buffer. Collective.
   Chunk compute(const Array& array, int root = -1);
   std::vector<Chunk> compute(const std::vector<Array>& arrays, int root = -1);
   // Materializes the array where its chunks are computed; the result is a source backed by an
   // ownership map (each rank holds its own chunks). Collective.
   Array persist(const Array& array);
+  // persist() of several arrays in one collective; arrays computing the same chunks share them.
+  std::vector<Array> persist(const std::vector<Array>& arrays);
+  // A persisted array whose chunks on this rank are fresh copies (to_memory(copy=true)); any
+  // other array is returned as it is. Not collective.
+  static Array deep_copy(const Array& persisted);
   // persist() with every chunk moved to the default ownership (chunk-row blocks). Collective.
   Array rebalance(const Array& array);
 
@@ -56,6 +62,7 @@ class Context {
  private:
   std::vector<Chunk> run(const std::vector<Array>& arrays, Delivery delivery, int root,
                          std::vector<int>* owners);
+  Array persisted(const Array& array, std::span<const Chunk> chunks, std::vector<int> owners);
 
   Comm comm_;
   LocalExecutor executor_;

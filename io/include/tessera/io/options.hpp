@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tessera/core/chunk_grid.hpp"
+#include "tessera/distributed/residence.hpp"
 #include "tessera/io/storage.hpp"
 
 namespace tessera::io {
@@ -29,14 +30,15 @@ struct WriteOptions {
   // (zarr-python 3's default codecs, `bytes` + `zstd`).
   std::optional<Compression> compression;
   // zarr outputs: Zarr format 2 (anndata <= 0.12's default, read by every anndata) or 3 (anndata
-  // >= 0.12 with zarr-python 3 only); for 3, dense X, raw.X and layers may be sharded, each shard `shards` in
-  // shape (a multiple of the chunks), written whole by one rank.
+  // >= 0.12 with zarr-python 3 only); for 3, dense X, raw.X and layers may be sharded, each shard
+  // `shards` in shape (a multiple of the chunks), written whole by one rank.
   int zarr_format = 2;
   std::optional<ChunkSpec> shards;
   // zarr outputs: consolidated metadata (v2 `.zmetadata`, v3 inline in the root zarr.json), as
   // anndata >= 0.12 writes it, so that opening the store costs one read.
   bool consolidated = true;
-  std::optional<ChunkSpec> chunks;  // chunking of X, raw.X and layers in the file (default: their own)
+  std::optional<ChunkSpec>
+      chunks;  // chunking of X, raw.X and layers in the file (default: their own)
   // Big arrays are written in bands of whole chunk-rows: each rank computes about this many bytes
   // of its own chunk-rows (at least one chunk-row), writes them, frees them, and goes on. The
   // peak memory of a write is near this, whatever the array's size.
@@ -50,7 +52,9 @@ struct WriteOptions {
 };
 
 struct ReadOptions {
-  bool lazy = true;                          // big arrays as lazy arrays read chunk by chunk
+  bool lazy = true;  // big arrays as lazy arrays read chunk by chunk
+  // lazy = false: where the arrays are held once read (residence.hpp; as AnnData::to_memory).
+  Residence residence = Residence::every_rank;
   index_t chunk_bytes = kDefaultChunkBytes;  // lazy chunk size target where the file has none
   // h5ad: read the file's structure once in a child process first (rank 0), so that damaged
   // metadata that would crash libhdf5 gives a FormatError instead. Costs one more reading of

@@ -152,6 +152,12 @@ DataTransfer& DataTransfer::collective(const std::string& where) {
   return *this;
 }
 
+DataTransfer& DataTransfer::individual_io(const std::string& where) {
+  check(H5Pset_dxpl_mpio_collective_opt(plist_.id(), H5FD_MPIO_INDIVIDUAL_IO), Fail::io, where,
+        "H5Pset_dxpl_mpio_collective_opt(INDIVIDUAL_IO)");
+  return *this;
+}
+
 // ---- element types ----------------------------------------------------------------------------
 
 namespace {

@@ -156,6 +156,10 @@ class DataTransfer {
   DataTransfer();
   // One collective MPI-IO call for all ranks (H5FD_MPIO_COLLECTIVE).
   DataTransfer& collective(const std::string& where);
+  // Inside the collective call, each rank writes its own selection itself (no two-phase
+  // aggregation through other ranks): for unfiltered data whose boxes are whole HDF5 chunks or
+  // other runs contiguous in the file.
+  DataTransfer& individual_io(const std::string& where);
   [[nodiscard]] hid_t id() const { return plist_.id(); }
 
  private:
