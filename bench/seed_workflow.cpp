@@ -532,7 +532,12 @@ int run(const Args& args) {
                                                             : io::read_zarr(path, ctx, eager);
       sums = ctx.compute(back.X()->sum(1));
     });
-    if (!identical(sums, row_sums)) notes.emplace_back(std::string(name) + "_rowsums", "differ");
+    if (!identical(sums, row_sums)) {
+      std::ostringstream why;
+      why << "differ(" << to_string(sums.shape()) << "," << tessera::name(sums.dtype()) << ","
+          << max_relative_difference(row_sums, sums) << ")";
+      notes.emplace_back(std::string(name) + "_rowsums", why.str());
+    }
     // The library's own comparison: |a - b| / max(1, |b|), the row sums being ~N / 2.
     worst = std::max(worst, max_relative_difference(row_sums, sums));
   }

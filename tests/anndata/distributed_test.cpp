@@ -179,5 +179,81 @@ TEST(DistributedAnnData, ToMemoryWithAContextEqualsToMemory) {
   expect_same_object(joined.to_memory(ctx), joined.to_memory(), "concat result");
 }
 
+// Residence::distributed: every lazy array persisted (each rank holds its own chunks), gathered
+// back bit for bit equal to to_memory()'s; arrays already in memory kept (copy=false) or copied;
+// an array set in two slots, and arrays computing the same chunks, share their chunks.
+TEST(DistributedAnnData, ToMemoryDistributedHoldsEachRanksChunks) {
+  Context& ctx = context();
+  AnnData a = object(1, true);
+  a.layers().set("same", *a.X());  // the same node in two slots
+  a.obsm().set("in_memory", Chunk::dense_filled(DType::float32, {a.n_obs(), 2}, 0.5));
+  for (bool copy : {false, true}) {
+    const std::string what = copy ? "copy" : "no copy";
+    const AnnData d = a.to_memory(ctx, copy, Residence::distributed);
+    const AnnData local = a.to_memory(copy);
+    const auto held = arrays_of(d);
+    const auto expected = arrays_of(local);
+    ASSERT_EQ(held.size(), expected.size());
+    bool ok = d.obs() == local.obs() && d.var() == local.var() && !d.is_view();
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      const Array& x = held[i].second;
+      const bool in_memory = held[i].first == "obsm['in_memory']";
+      ok = ok && held[i].first == expected[i].first;
+      // Lazy arrays became persisted ones; the in-memory one stayed in memory.
+      ok = ok && (in_memory ? x.in_memory() != nullptr : Context::ownership(x) != nullptr);
+      ok = ok && identical(ctx.compute(x), *expected[i].second.in_memory());
+    }
+    EXPECT_TRUE(all_ranks(ok)) << what;
+    // X and layers['same'] share every chunk this rank holds.
+    const auto x_chunks = Context::local_chunks(*d.X());
+    const auto same_chunks = Context::local_chunks(d.layers()["same"]);
+    bool shared = x_chunks.size() == same_chunks.size();
+    for (std::size_t k = 0; shared && k < x_chunks.size(); ++k)
+      shared = x_chunks[k].second.shares_memory_with(same_chunks[k].second);
+    EXPECT_TRUE(all_ranks(shared)) << what;
+    const bool kept =
+        d.obsm()["in_memory"].in_memory()->shares_memory_with(*a.obsm()["in_memory"].in_memory());
+    EXPECT_TRUE(all_ranks(kept != copy)) << what;
+    // Materializing a persisted object again: kept as it is, or copied chunk by chunk.
+    const AnnData again = d.to_memory(ctx, copy, Residence::distributed);
+    const auto mine = Context::local_chunks(*d.X());
+    const auto theirs = Context::local_chunks(*again.X());
+    bool same_storage = mine.size() == theirs.size();
+    bool equal = same_storage;
+    for (std::size_t k = 0; equal && k < mine.size(); ++k) {
+      same_storage = same_storage && mine[k].second.shares_memory_with(theirs[k].second);
+      equal = identical(mine[k].second, theirs[k].second);
+    }
+    EXPECT_TRUE(all_ranks(equal)) << what;
+    EXPECT_TRUE(all_ranks(mine.empty() || same_storage != copy)) << what;
+  }
+}
+
+// Residence::root: rank 0 holds every array whole (equal to to_memory()'s), the other ranks keep
+// the lazy arrays; Residence::every_rank shares one result between slots of the same chunks.
+TEST(DistributedAnnData, ToMemoryOnRootAndSharedResults) {
+  Context& ctx = context();
+  AnnData a = object(2, false);
+  a.layers().set("same", *a.X());
+  const AnnData local = a.to_memory();
+  const AnnData r = a.to_memory(ctx, false, Residence::root);
+  const auto held = arrays_of(r);
+  const auto expected = arrays_of(local);
+  bool ok = held.size() == expected.size();
+  for (std::size_t i = 0; ok && i < held.size(); ++i) {
+    if (ctx.rank() == 0) {
+      ok = held[i].second.in_memory() != nullptr &&
+           identical(*held[i].second.in_memory(), *expected[i].second.in_memory());
+    } else {
+      ok = held[i].second.in_memory() == nullptr &&
+           held[i].second.node() == arrays_of(a)[i].second.node();
+    }
+  }
+  EXPECT_TRUE(all_ranks(ok));
+  const AnnData e = a.to_memory(ctx);
+  EXPECT_TRUE(all_ranks(e.X()->in_memory()->shares_memory_with(*e.layers()["same"].in_memory())));
+  EXPECT_TRUE(all_ranks(identical(*e.layers()["same"].in_memory(), *local.X()->in_memory())));
+}
+
 }  // namespace
 }  // namespace tessera

@@ -185,10 +185,18 @@ Array lazy_dense(const std::shared_ptr<const Group>& parent, const std::string& 
   }
   const Shape shape{meta.shape[0], meta.shape[1]};
   const DType dtype = *meta.dtype;
-  // Whole rows in chunks near the byte target, a multiple of the file's chunk rows when it has
-  // some; one chunk-row when that is below the target and at most 4 times it (a smaller block
-  // would decode, and read, each file chunk more than once).
-  const double row_bytes = static_cast<double>(shape.cols) * static_cast<double>(itemsize(dtype));
+  // The file's own column chunks when they are narrower than the array (as dask's from_zarr
+  // takes the store's chunks): each task decodes whole file chunks, and an array written from
+  // 4096 x 4096 chunks reads back in the same grid, so its reductions combine in the same order
+  // (bitwise the same sums). Rows: chunks near the byte target, a multiple of the file's chunk
+  // rows when it has some; one chunk-row when that is below the target and at most 4 times it (a
+  // smaller block would decode, and read, each file chunk more than once).
+  // Files cut into more than 1024 chunks across are read in whole rows still (a grid that wide
+  // would cost more in tasks than it saves in decoding).
+  const bool narrow = meta.chunks.size() == 2 && meta.chunks[1] > 0 &&
+                      meta.chunks[1] < shape.cols && shape.cols / meta.chunks[1] < 1024;
+  const index_t cols = narrow ? meta.chunks[1] : shape.cols;
+  const double row_bytes = static_cast<double>(cols) * static_cast<double>(itemsize(dtype));
   index_t rows = rows_per_chunk(shape.rows, row_bytes, options.chunk_bytes);
   if (meta.chunks.size() == 2 && meta.chunks[0] > 0 && rows >= meta.chunks[0]) {
     rows -= rows % meta.chunks[0];
@@ -209,7 +217,7 @@ Array lazy_dense(const std::shared_ptr<const Group>& parent, const std::string& 
             "most 2^24 chunk-rows)");
   }
   const ChunkGrid grid =
-      ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(shape.cols, 1));
+      ChunkGrid::regular(shape, std::max<index_t>(rows, 1), std::max<index_t>(cols, 1));
   auto source = std::make_shared<DenseSource>(parent, name, dtype,
                                               where(*parent, name) + " " + to_string(shape));
   return from_source(source, grid, dtype, Layout::dense, "read-dense");
