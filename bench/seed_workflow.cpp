@@ -55,6 +55,7 @@
 #include "tessera/anndata/anndata.hpp"
 #include "tessera/anndata/concat.hpp"
 #include "tessera/core/array.hpp"
+#include "tessera/core/buffer_pool.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/collective.hpp"
 #include "tessera/distributed/context.hpp"
@@ -417,8 +418,15 @@ int run(const Args& args) {
 
   std::vector<std::pair<std::string, Span>> stages;
   std::vector<std::pair<std::string, std::string>> notes;
+  // Rank 0's buffer pool (core/buffer_pool.hpp) per stage: big buffers that had to be mapped
+  // fresh (first touch page-faults them in) and ones served from freed memory.
+  std::string pool_line = "# pool_fresh/reused";
   const auto stage = [&](const char* name, const std::function<void()>& body) {
+    const BufferPool::Stats before = BufferPool::instance().stats();
     stages.emplace_back(name, timed(ctx, name, body));
+    const BufferPool::Stats after = BufferPool::instance().stats();
+    pool_line += " " + std::string(name) + "=" + std::to_string(after.fresh - before.fresh) + "/" +
+                 std::to_string(after.reused - before.reused);
   };
 
   // concat+rowsum
@@ -581,7 +589,7 @@ int run(const Args& args) {
                   static_cast<double>(p) / kGiB);
     per_rank += text;
   }
-  info << "#";
+  info << pool_line << "\n#";
   for (const auto& [name, value] : notes)
     info << " " << name << "=" << value;
   info << " peak_rss_sum=" << static_cast<double>(peak_sum) / kGiB
