@@ -659,12 +659,19 @@ int main(int argc, char** argv) {
   if (argc == 6 && std::string(argv[4]) == "--residence") {
     try {
       args.residence = tessera::parse_residence(argv[5]);
+      if (args.residence == tessera::Residence::root) {
+        // The object then differs between ranks (residence.hpp): the collective writes refuse it.
+        std::cerr << "seed_workflow: --residence root leaves the other ranks a lazy object, which "
+                     "the collective writes after to_memory cannot take; use every_rank or "
+                     "distributed\n";
+        return 2;
+      }
     } catch (const std::exception& e) {
       std::cerr << "seed_workflow: " << e.what() << "\n";
       return 2;
     }
   } else if (argc != 4) {
-    std::cerr << "usage: seed_workflow M N OUTDIR [--residence distributed|every_rank|root]\n"
+    std::cerr << "usage: seed_workflow M N OUTDIR [--residence distributed|every_rank]\n"
                  "  two M x N objects; files go to OUTDIR; to_memory and the eager reads hold\n"
                  "  their arrays as --residence says (default: distributed)\n";
     return 2;
