@@ -93,9 +93,10 @@ NormalizeStats normalize_total(AnnData& adata, Context& ctx, const NormalizeOpti
     adata.layers().set(options.layer, normalized);
   }
   if (options.log1p) {
-    Uns params;
-    params.set("base", UnsValue(Null{}));
-    adata.uns().set("log1p", UnsValue(std::move(params)));
+    // scanpy sets {'base': None}; anndata before 0.10 writes None as nothing (and cannot read the
+    // newer `null` encoding), so the mapping is written empty, which every anndata reads and
+    // which scanpy reads back as base None.
+    adata.uns().set("log1p", UnsValue(Uns()));
   }
   return stats;
 }

@@ -45,7 +45,8 @@ double median_of_positive(const Chunk& totals);
 Array normalize_rows(const Array& x, const Chunk& totals, double target_sum);
 
 // normalize_total (and log1p) of X or options.layer in place, lazily; the totals are computed
-// by one collective pass. log1p also records uns['log1p'] = {'base': None}, as scanpy. Collective.
+// by one collective pass. log1p also records uns['log1p'], as scanpy, but empty (scanpy's
+// {'base': None} as anndata < 0.10 writes it: None is left out). Collective.
 NormalizeStats normalize_total(AnnData& adata, Context& ctx, const NormalizeOptions& options = {});
 
 }  // namespace tessera::analysis
