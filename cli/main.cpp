@@ -220,9 +220,12 @@ int main(int argc, char** argv) {
                          "Keep cells with at least this many counts (adds obs n_counts)");
   filter_cmd->add_option("--max-counts", filter.max_counts,
                          "Keep cells with at most this many counts (adds obs n_counts)");
-  filter_cmd->add_option("--max-pct", filter.max_pct,
-                         "NAME=P: drop cells with more than P% of their counts in qc var NAME "
-                         "(a bool var column, or obs pct_counts_NAME from tessera qc); repeatable");
+  filter_cmd
+      ->add_option("--max-pct", filter.max_pct,
+                   "NAME=P: drop cells with more than P% of their counts in qc var NAME "
+                   "(a bool var column, or obs pct_counts_NAME from tessera qc); repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   filter_cmd->add_option("--min-cells", filter.min_cells,
                          "Then keep genes > 0 in at least this many of the cells kept (adds var "
                          "n_cells)");
