@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -52,6 +53,8 @@ std::vector<double> row_of(const Chunk& m, index_t r) {
     out.push_back(m.value_at(r, c));
   return out;
 }
+
+AnnData object(bool sparse, DType dtype);
 
 Context& one_process() {
   static Context serial(Comm::serial(), 1);
@@ -128,6 +131,46 @@ bool same_frames(const DataFrame& a, const DataFrame& b) {
     if (!identical(col.values(), b[k].values())) return false;
   }
   return true;
+}
+
+// A source whose chunk tasks count how often they run: a stand-in for a file read.
+class CountingSource final : public Node {
+ public:
+  CountingSource(Chunk data, const ChunkGrid& grid, std::atomic<std::int64_t>& reads)
+      : Node("counting-source", data.dtype(), data.layout(), grid, {}),
+        data_(std::move(data)),
+        reads_(reads) {
+    finish_fingerprint(Hasher());
+  }
+  Chunk compute(const TaskKey& key, std::span<const Chunk>) const override {
+    ++reads_;
+    const ChunkGrid& g = grid();
+    const index_t r0 = g.chunk_offset(0, key.i), c0 = g.chunk_offset(1, key.j);
+    return data_.block(r0, r0 + g.chunk_size(0, key.i), c0, c0 + g.chunk_size(1, key.j));
+  }
+
+ private:
+  Chunk data_;
+  std::atomic<std::int64_t>& reads_;
+};
+
+TEST(QcMetrics, ReadsEachChunkOnceForEveryMetric) {
+  for (const bool sparse : {false, true}) {
+    std::atomic<std::int64_t> reads{0};
+    const Chunk d = dense_counts(DType::float32, count_at);
+    const ChunkGrid grid = ChunkGrid::regular(kShape, 4, 6);
+    AnnData a(Array(std::make_shared<CountingSource>(sparse ? d.to_csr() : d, grid, reads)),
+              DataFrame(object(false, DType::float32).obs_names(), "obs"),
+              DataFrame(object(false, DType::float32).var_names(), "var"));
+    analysis::mark_var_prefix(a, "mt", "MT-");
+    analysis::QcOptions options;
+    options.qc_vars = {"mt"};
+    options.percent_top = {5, 10};
+    analysis::calculate_qc_metrics(a, context(), options);
+    const std::int64_t total = context().comm().all_reduce_sum(reads.load(), "counting reads");
+    EXPECT_TRUE(all_ranks(total == grid.num_chunks()))
+        << total << " reads of " << grid.num_chunks() << " chunks";
+  }
 }
 
 TEST(QcMetrics, SameBitsAtAnyRankCountAndNaiveValues) {
