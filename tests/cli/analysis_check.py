@@ -495,6 +495,12 @@ def part_filter(c, inputs):
         c.check(f"filter {name}: var as filter_genes", compare_frame("var", got.var, var))
         c.check(f"filter {name}: X is the kept cells and genes",
                 compare_matrix("X", got.X, X, sp.issparse(a.X)))
+        for key in b.layers.keys():
+            rows = np.isin(b.obs_names, obs.index)
+            cols = np.isin(b.var_names, var.index)
+            c.check(f"filter {name}: layers[{key}] cut alike",
+                    compare_matrix(key, got.layers[key], dense_of(b.layers[key])[rows][:, cols],
+                                   sp.issparse(b.layers[key])))
     # --max-pct from obs pct_counts_mt (no var column), only genes, only cells.
     path, a = inputs["csr32"]
     b = a.copy()
