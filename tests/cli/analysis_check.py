@@ -242,18 +242,21 @@ def ref_qc(a, qc_vars, percent_top, layer=None, log1p=True):
     return obs, var
 
 
-def ref_filter(a, min_genes=None, min_counts=None, max_counts=None, max_pct=(), min_cells=None,
-               mask_from_var=True):
-    """filter_cells(min_genes), filter_cells(min_counts), filter_cells(max_counts), the
+def ref_filter(a, min_genes=None, max_genes=None, min_counts=None, max_counts=None, max_pct=(),
+               min_cells=None, mask_from_var=True):
+    """filter_cells(min_genes), (max_genes), (min_counts), (max_counts), the
     pct_counts_{qc} <= P cut, then filter_genes(min_cells): (obs, var, X)."""
     X = dense_of(a.X)
     Xd = X.astype(np.float64)
     obs, var = a.obs.copy(), a.var.copy()
     keep = np.ones(X.shape[0], dtype=bool)
-    if min_genes is not None:
+    if min_genes is not None or max_genes is not None:
         ng = (X > 0).sum(axis=1).astype(np.int64)
         obs["n_genes"] = ng
-        keep &= ng >= min_genes
+        if min_genes is not None:
+            keep &= ng >= min_genes
+        if max_genes is not None:
+            keep &= ng <= max_genes
     if min_counts is not None or max_counts is not None:
         nc = typed(Xd.sum(axis=1), sum_dtype(X.dtype))
         obs["n_counts"] = nc
@@ -472,10 +475,12 @@ def part_filter(c, inputs):
         mt = X[:, :N_MT].sum(axis=1)
         pct_mt = np.round(np.quantile(mt[totals > 0] / totals[totals > 0] * 100, 0.9), 1)
         opts = dict(min_genes=int(np.quantile((X > 0).sum(axis=1), 0.1)),
+                    max_genes=int(np.quantile((X > 0).sum(axis=1), 0.98)),
                     min_counts=int(np.quantile(totals, 0.15)),
                     max_counts=int(np.quantile(totals, 0.97)),
                     max_pct=[("mt", float(pct_mt))], min_cells=4)
-        args = ["--min-genes", str(opts["min_genes"]), "--min-counts", str(opts["min_counts"]),
+        args = ["--min-genes", str(opts["min_genes"]), "--max-genes", str(opts["max_genes"]),
+                "--min-counts", str(opts["min_counts"]),
                 "--max-counts", str(opts["max_counts"]), "--max-pct", f"mt={pct_mt}",
                 "--min-cells", "4", *READ]
         b = a.copy()
@@ -490,6 +495,10 @@ def part_filter(c, inputs):
         problems = []
         if not (0 < len(obs) < b.n_obs and 0 < len(var) < b.n_vars):
             problems.append(f"the thresholds should drop some cells and genes: {len(obs)} cells, {len(var)} genes")
+        for key in ("min_genes", "max_genes", "min_counts", "max_counts", "max_pct"):
+            alone, _, _ = ref_filter(b, **{key: opts[key]})
+            if len(alone) == b.n_obs:
+                problems.append(f"{key} alone drops no cell")
         c.check(f"filter {name}: thresholds bite", problems)
         c.check(f"filter {name}: obs as filter_cells", compare_frame("obs", got.obs, obs))
         c.check(f"filter {name}: var as filter_genes", compare_frame("var", got.var, var))
