@@ -91,9 +91,13 @@ void calculate_qc_metrics(AnnData& adata, Context& ctx, const QcOptions& options
   const auto log1p_of = [](const Chunk& c) { return log1p(whole(c)).compute(); };
   const std::string expr = "counts", vars = "genes";
   DataFrame& obs = adata.obs();
-  // scipy's getnnz(axis=1) is np.diff(indptr): int32 for the matrices anndata reads; numpy's
-  // count_nonzero gives int64.
-  const Chunk n_obs = x.is_sparse() ? got[0].astype(DType::int32) : got[0];
+  // scipy's getnnz(axis=1) of a CSR matrix is np.diff(indptr): int32 for the matrices anndata
+  // reads; of a CSC matrix (which Tessera holds as the transpose of a CSR one, as the writers
+  // recognise it) a bincount, int64; numpy's count_nonzero gives int64.
+  const NodePtr& top = x.node();
+  const bool csc = x.is_sparse() && top->kind() == "transpose" && top->inputs().size() == 1 &&
+                   top->inputs()[0]->layout() == Layout::csr;
+  const Chunk n_obs = x.is_sparse() && !csc ? got[0].astype(DType::int32) : got[0];
   const Chunk& total = got[1];
   obs.set("n_" + vars + "_by_" + expr, column_of(n_obs));
   if (options.log1p) obs.set("log1p_n_" + vars + "_by_" + expr, column_of(log1p_of(n_obs)));

@@ -140,6 +140,11 @@ def write_inputs(c):
     a.write_h5ad(c.path("csr32.h5ad"))
     out["csr32"] = (c.path("csr32.h5ad"), a)
 
+    k = make_object(counts(8).astype(np.float32), sparse=True)
+    k.X = sp.csc_matrix(k.X)
+    k.write_h5ad(c.path("csc32.h5ad"))
+    out["csc32"] = (c.path("csc32.h5ad"), k)
+
     b = make_object(counts(3).astype(np.float32), sparse=False)
     b.write_zarr(c.path("dense32.zarr"), chunks=(32, N_VARS))
     out["dense32"] = (c.path("dense32.zarr"), b)
@@ -204,14 +209,14 @@ def pct_of(part, total, S):
 def ref_qc(a, qc_vars, percent_top, layer=None, log1p=True):
     """calculate_qc_metrics(a, qc_vars=..., percent_top=..., inplace=True): (obs, var) frames."""
     m = a.layers[layer] if layer else a.X
-    sparse = sp.issparse(m)
     X = dense_of(m)
     Xd = X.astype(np.float64)
     S = sum_dtype(X.dtype)
     obs, var = a.obs.copy(), a.var.copy()
     for name, prefix in qc_vars:
         var[name] = np.array([v.startswith(prefix) for v in a.var_names])
-    n = np.count_nonzero(X, axis=1).astype(np.int32 if sparse else np.int64)
+    # scipy's getnnz(axis=1): np.diff of a CSR's int32 indptr, a bincount (int64) for CSC.
+    n = np.count_nonzero(X, axis=1).astype(np.int32 if sp.isspmatrix_csr(m) else np.int64)
     obs["n_genes_by_counts"] = n
     obs["log1p_n_genes_by_counts"] = np.log1p(n.astype(np.float64))
     total = typed(Xd.sum(axis=1), S)
@@ -422,7 +427,8 @@ class Runner:
 def part_qc(c, inputs):
     run = Runner(c)
     top = [5, 10, 50, N_VARS]
-    for name in ("csr32", "dense32", "csrint", "dense64", "dense32_v3", "csr32_zip", "cellranger"):
+    for name in ("csr32", "csc32", "dense32", "csrint", "dense64", "dense32_v3", "csr32_zip",
+                 "cellranger"):
         if name not in inputs:
             c.fail(f"qc {name}", ["the input could not be made"])
             continue

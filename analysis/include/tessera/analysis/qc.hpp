@@ -40,7 +40,7 @@ QcArrays qc_arrays(const Array& x, const std::vector<std::vector<bool>>& qc_mask
                    const std::vector<index_t>& percent_top);
 
 // Adds to obs, in scanpy's order: n_genes_by_counts (int32 for CSR, as scipy's getnnz; int64 for
-// dense), log1p_n_genes_by_counts, total_counts, log1p_total_counts,
+// dense and CSC), log1p_n_genes_by_counts, total_counts, log1p_total_counts,
 // pct_counts_in_top_{n}_genes (n sorted), then per qc var total_counts_{q},
 // log1p_total_counts_{q}, pct_counts_{q}; to var: n_cells_by_counts, mean_counts,
 // log1p_mean_counts, pct_dropout_by_counts, total_counts, log1p_total_counts. Existing columns of
