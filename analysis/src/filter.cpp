@@ -3,6 +3,7 @@
 // selection of X, so only the kept cells' values are reduced).
 #include "tessera/analysis/filter.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "detail/vectors.hpp"

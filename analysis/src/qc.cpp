@@ -4,8 +4,6 @@
 #include "tessera/analysis/qc.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
 
 #include "detail/vectors.hpp"
 #include "tessera/analysis/row_ops.hpp"

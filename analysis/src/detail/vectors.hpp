@@ -3,6 +3,7 @@
 // the dtypes and roundings are core's numpy rules, the same the lazy arrays follow.
 #pragma once
 
+#include <cstring>
 #include <vector>
 
 #include "tessera/anndata/dataframe.hpp"
