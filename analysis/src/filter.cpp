@@ -27,6 +27,12 @@ std::vector<bool> var_mask(const AnnData& a, const std::string& name) {
   return mask;
 }
 
+// numpy compares a float32 array with a Python number in float32 (the number rounded to float32
+// first, by value-based casting and NEP 50 alike); any other dtype compares exactly in double.
+double as_compared(double threshold, DType dtype) {
+  return dtype == DType::float32 ? static_cast<double>(static_cast<float>(threshold)) : threshold;
+}
+
 void keep_where(std::vector<bool>& keep, const std::vector<double>& values, auto&& test) {
   for (std::size_t r = 0; r < keep.size(); ++r)
     keep[r] = keep[r] && test(values[r]);
@@ -90,22 +96,33 @@ AnnData filter(const AnnData& adata, Context& ctx, const FilterOptions& options,
     const Chunk& n = got[*at_counts];
     out.obs().set("n_counts", column_of(n));
     const std::vector<double> v = as_doubles(n);
-    if (options.min_counts) keep_where(keep, v, [&](double c) { return c >= *options.min_counts; });
-    if (options.max_counts) keep_where(keep, v, [&](double c) { return c <= *options.max_counts; });
+    if (options.min_counts) {
+      const double t = as_compared(*options.min_counts, n.dtype());
+      keep_where(keep, v, [&](double c) { return c >= t; });
+    }
+    if (options.max_counts) {
+      const double t = as_compared(*options.max_counts, n.dtype());
+      keep_where(keep, v, [&](double c) { return c <= t; });
+    }
   }
   for (std::size_t q = 0; q < options.max_pct.size(); ++q) {
     const auto& [name, limit] = options.max_pct[q];
     std::vector<double> pct;
+    DType pct_dtype = DType::float64;
     if (at_qc[q]) {
       // calculate_qc_metrics' pct_counts_{name}: total_{name} / total * 100 in numpy's dtypes.
-      pct = as_doubles(((whole(got[*at_qc[q]]) / whole(got[*at_total])) * 100).compute());
+      const Chunk p = ((whole(got[*at_qc[q]]) / whole(got[*at_total])) * 100).compute();
+      pct = as_doubles(p);
+      pct_dtype = p.dtype();
     } else {
       const Column& c = adata.obs()["pct_counts_" + name];
       pct.resize(static_cast<std::size_t>(c.size()));
       for (index_t r = 0; r < c.size(); ++r)
         pct[static_cast<std::size_t>(r)] = c.number_at(r);
+      pct_dtype = c.kind() == ColumnKind::numeric ? c.dtype() : DType::float64;
     }
-    keep_where(keep, pct, [&](double p) { return p <= limit; });  // NaN: dropped
+    const double t = as_compared(limit, pct_dtype);
+    keep_where(keep, pct, [&](double p) { return p <= t; });  // NaN: dropped
   }
   const bool cut_cells = std::find(keep.begin(), keep.end(), false) != keep.end();
   if (cut_cells) out = out(AxisIndex(keep)).copy();

@@ -530,6 +530,25 @@ def part_filter(c, inputs):
         c.check("filter --max-pct mt=12.5 (obs column): obs", compare_frame("obs", got.obs, obs))
         c.check("filter --max-pct mt=12.5 (obs column): X",
                 compare_matrix("X", got.X, X, True))
+    # A bound just below a cell's float32 percentage that rounds to it in float32: numpy compares
+    # float32 numbers with a Python float in float32, so the cell is kept (in double it would go).
+    b = a.copy()
+    b.var["mt"] = [v.startswith("MT-") for v in b.var_names]
+    Xd = dense_of(b.X).astype(np.float64)
+    pct = pct_of(Xd[:, :N_MT].sum(axis=1), Xd.sum(axis=1), np.dtype(np.float32))
+    v = np.sort(pct[np.isfinite(pct) & (pct > 0)])[len(pct) // 2]
+    below = float(np.nextafter(v, np.float32(-np.inf)))
+    limit = (float(v) + below) / 2 + (float(v) - below) / 8
+    problems = [] if np.float32(limit) == v and limit < float(v) else [f"bad bound {limit!r} for {v!r}"]
+    b.write_h5ad(c.path("marked_edge.h5ad"))
+    got = run("filter --max-pct at float32's edge", ["filter", c.path("marked_edge.h5ad")],
+              c.path("filter_edge.h5ad"), ["--max-pct", f"mt={limit!r}", *READ])
+    if got is not None:
+        obs, var, X = ref_filter(b, max_pct=[("mt", limit)])
+        if v not in pct[np.isin(b.obs_names, obs.index)]:
+            problems.append("the reference should keep the cell at the bound")
+        c.check(f"filter --max-pct mt={limit!r} (float32 {v!r}): obs as numpy compares",
+                problems + compare_frame("obs", got.obs, obs))
     got = run("filter --min-cells", ["filter", inputs["dense32_v3"][0] if "dense32_v3" in inputs else path],
               c.path("filter_genes.h5ad"), ["--min-cells", "30", *READ])
     if got is not None:

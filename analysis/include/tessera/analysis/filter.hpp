@@ -37,7 +37,9 @@ struct FilterStats {
 
 // obs gets n_genes (when min/max_genes is given) and n_counts (min/max_counts), var gets
 // n_cells (min_cells), computed over the whole rows (scanpy filters cells before genes), then
-// the object is cut to the cells and genes kept. Collective.
+// the object is cut to the cells and genes kept. Bounds are inclusive and compared as numpy
+// compares the numbers with a Python float: in float32 for float32 numbers, else exactly.
+// Collective.
 AnnData filter(const AnnData& adata, Context& ctx, const FilterOptions& options,
                FilterStats* stats = nullptr);
 
