@@ -11,8 +11,10 @@
 namespace tessera::analysis {
 
 // For an (R, C) array and sorted positive `ns`: an (R, len(ns)) float64 array whose (r, k) is the
-// sum of the ns[k] largest values of row r (implicit zeros of CSR rows count as values, as in
-// scanpy's top_segment_proportions). One task per chunk-row; the sum runs in float64 over the
+// sum of the ns[k] largest values of row r, the implicit zeros of CSR rows counting as values
+// (scanpy's dense top_segment_proportions; its CSR path agrees unless a row stores more than
+// ns.back() values and some are negative, which counts never are). One task per chunk-row; the
+// sum runs in float64 over the
 // values sorted in decreasing order, so it depends on nothing but the row's values. ValueError
 // when ns is empty, unsorted, or holds a value outside [1, C].
 Array top_n_sums(const Array& x, std::vector<index_t> ns);
