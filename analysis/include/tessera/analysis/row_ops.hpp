@@ -14,9 +14,8 @@ namespace tessera::analysis {
 // sum of the ns[k] largest values of row r, the implicit zeros of CSR rows counting as values
 // (scanpy's dense top_segment_proportions; its CSR path agrees unless a row stores more than
 // ns.back() values and some are negative, which counts never are). One task per chunk-row; the
-// sum runs in float64 over the
-// values sorted in decreasing order, so it depends on nothing but the row's values. ValueError
-// when ns is empty, unsorted, or holds a value outside [1, C].
+// sum runs in float64 over the values sorted in decreasing order, so it depends on nothing but
+// the row's values. ValueError when ns is empty, unsorted, or holds a value outside [1, C].
 Array top_n_sums(const Array& x, std::vector<index_t> ns);
 
 // x / divisors[row], row by row, in `dtype` (float32 or float64): x is converted to `dtype`
