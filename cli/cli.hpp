@@ -63,6 +63,7 @@ struct ReadArgs {
   std::string genome;         // Cell Ranger files with several genomes: the one to read
   bool skip_unknown = false;  // drop elements of unknown encodings (a warning each) and go on
   bool all_features = false;  // Cell Ranger >= 3: keep every feature type, not only gene expression
+  index_t chunk_bytes = 0;    // lazy chunk size target where the file has none (0: the default)
 };
 // The reader's options for these arguments; warnings go to stderr from rank 0 only.
 io::ReadOptions read_options(const ReadArgs& args, const Context& ctx);
@@ -117,6 +118,38 @@ struct GraphArgs {
   ReadArgs read;
 };
 void graph(const GraphArgs& args, Context& ctx);
+
+// The output's name must give its format, and no input may be the output: both are checked
+// before any work so that a mistake costs nothing.
+void check_output(const std::string& out, const std::vector<std::string>& inputs);
+
+// scanpy's preprocessing (analysis.cpp): each reads IN lazily, computes its statistics in
+// collective passes over the chunks, and writes OUT with the streaming writers.
+struct QcArgs {
+  std::string in, out, layer, qc_vars, percent_top = "50,100,200,500";
+  bool log1p = true;
+  ReadArgs read;
+  WriteArgs write;
+};
+void qc(const QcArgs& args, Context& ctx, Progress& progress);
+
+struct FilterArgs {
+  std::string in, out;
+  std::optional<double> min_genes, max_genes, min_counts, max_counts, min_cells;
+  std::vector<std::string> max_pct;  // NAME=P
+  ReadArgs read;
+  WriteArgs write;
+};
+void filter(const FilterArgs& args, Context& ctx, Progress& progress);
+
+struct NormalizeArgs {
+  std::string in, out, layer, keep_counts;
+  std::optional<double> target_sum;
+  bool log1p = false;
+  ReadArgs read;
+  WriteArgs write;
+};
+void normalize(const NormalizeArgs& args, Context& ctx, Progress& progress);
 
 struct DemoArgs {
   index_t n_obs = 8192, n_vars = 8192;

@@ -143,6 +143,7 @@ io::ReadOptions read_options(const ReadArgs& args, const Context& ctx) {
   options.genome = args.genome;
   options.skip_unknown = args.skip_unknown;
   options.gex_only = !args.all_features;
+  if (args.chunk_bytes > 0) options.chunk_bytes = args.chunk_bytes;
   const int rank = ctx.rank();
   options.warn = [rank](const std::string& line) {
     if (rank == 0) std::cerr << "tessera: warning: " << line << "\n" << std::flush;

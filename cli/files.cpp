@@ -53,8 +53,8 @@ std::string describe(const AnnData& a) {
   return out.str();
 }
 
-// The output's name must give its format, and no input may be the output: both are checked
-// before any work so that a mistake costs nothing.
+}  // namespace
+
 void check_output(const std::string& out, const std::vector<std::string>& inputs) {
   io::format_of(out);
   std::error_code error;
@@ -64,8 +64,6 @@ void check_output(const std::string& out, const std::vector<std::string>& inputs
     }
   }
 }
-
-}  // namespace
 
 void info(const InfoArgs& args, Context& ctx) {
   const AnnData a = io::read(args.path, ctx, read_options(args.read, ctx));

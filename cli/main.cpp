@@ -7,6 +7,10 @@
 //   K,...] tessera reduce PATH --op sum|mean|min|max|nnz --axis 0|1 [--layer NAME] [-o OUT.tsv]
 //   tessera graph IN... [--op OP --axis A] [--layer NAME] [--detail tasks|layers] [-o OUT.dot|.svg]
 //   tessera demo [--n-obs M] [--n-vars N] [--chunks R,C] [--out DIR]
+//   tessera qc IN -o OUT [--layer NAME] [--qc-vars NAME=PREFIX,...] [--percent-top N,...]
+//   tessera filter IN -o OUT [--min-genes N] [--min-counts N] [--max-counts N] [--min-cells N]
+//                            [--max-pct NAME=P]
+//   tessera normalize IN -o OUT [--target-sum X] [--log1p] [--layer NAME] [--keep-counts NAME]
 //
 // Exit status 0 on success; otherwise 1 and one line on stderr ("tessera: error: ..."), or 2 for
 // a command line that does not parse. docs/cli.md is the manual.
@@ -54,6 +58,10 @@ void add_read_options(CLI::App* cmd, tessera::cli::ReadArgs& read) {
   cmd->add_flag("--all-features", read.all_features,
                 "Cell Ranger >= 3 .h5: keep every feature type (antibody capture, CRISPR guides, "
                 "...), not only 'Gene Expression'");
+  cmd->add_option("--read-chunk-bytes", read.chunk_bytes,
+                  "Target bytes of the chunks inputs are read in where the file has none of its "
+                  "own (CSR row blocks; default 128 MiB)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--skip-unknown", read.skip_unknown,
                 "Drop elements of encodings Tessera does not know (one warning each) instead of "
                 "failing");
@@ -182,6 +190,65 @@ int main(int argc, char** argv) {
   graph_cmd->add_option("-o,--output", graph.out, "Write to this file (default: stdout)");
   add_read_options(graph_cmd, graph.read);
 
+  cli::QcArgs qc;
+  auto* qc_cmd = app.add_subcommand(
+      "qc", "Quality-control metrics into obs and var, as scanpy.pp.calculate_qc_metrics");
+  qc_cmd->add_option("IN", qc.in, "Input .h5ad, .zarr, .zarr.zip or Cell Ranger .h5")->required();
+  qc_cmd->add_option("-o,--output", qc.out, "Output .h5ad, .zarr or .zarr.zip")->required();
+  qc_cmd->add_option("--layer", qc.layer, "Compute the metrics on this layer instead of X");
+  qc_cmd->add_option("--qc-vars", qc.qc_vars,
+                     "Comma-separated NAME=PREFIX (var[NAME] = var names starting with PREFIX, "
+                     "e.g. mt=MT-) or NAME of an existing bool var column");
+  qc_cmd->add_option("--percent-top", qc.percent_top,
+                     "Comma-separated N for pct_counts_in_top_N_genes (default 50,100,200,500; "
+                     "empty: none)");
+  qc_cmd->add_flag("!--no-log1p", qc.log1p, "Leave out the log1p_* columns");
+  add_write_options(qc_cmd, qc.write);
+  add_read_options(qc_cmd, qc.read);
+
+  cli::FilterArgs filter;
+  auto* filter_cmd = app.add_subcommand(
+      "filter", "Drop cells, then genes, as scanpy.pp.filter_cells then filter_genes");
+  filter_cmd->add_option("IN", filter.in, "Input .h5ad, .zarr, .zarr.zip or Cell Ranger .h5")
+      ->required();
+  filter_cmd->add_option("-o,--output", filter.out, "Output .h5ad, .zarr or .zarr.zip")->required();
+  filter_cmd->add_option("--min-genes", filter.min_genes,
+                         "Keep cells with at least this many genes > 0 (adds obs n_genes)");
+  filter_cmd->add_option("--max-genes", filter.max_genes,
+                         "Keep cells with at most this many genes > 0 (adds obs n_genes)");
+  filter_cmd->add_option("--min-counts", filter.min_counts,
+                         "Keep cells with at least this many counts (adds obs n_counts)");
+  filter_cmd->add_option("--max-counts", filter.max_counts,
+                         "Keep cells with at most this many counts (adds obs n_counts)");
+  filter_cmd
+      ->add_option("--max-pct", filter.max_pct,
+                   "NAME=P: drop cells with more than P% of their counts in qc var NAME "
+                   "(a bool var column, or obs pct_counts_NAME from tessera qc); repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  filter_cmd->add_option("--min-cells", filter.min_cells,
+                         "Then keep genes > 0 in at least this many of the cells kept (adds var "
+                         "n_cells)");
+  add_write_options(filter_cmd, filter.write);
+  add_read_options(filter_cmd, filter.read);
+
+  cli::NormalizeArgs normalize;
+  auto* normalize_cmd = app.add_subcommand(
+      "normalize", "Normalize each cell's total, as scanpy.pp.normalize_total (then log1p)");
+  normalize_cmd->add_option("IN", normalize.in, "Input .h5ad, .zarr, .zarr.zip or Cell Ranger .h5")
+      ->required();
+  normalize_cmd->add_option("-o,--output", normalize.out, "Output .h5ad, .zarr or .zarr.zip")
+      ->required();
+  normalize_cmd->add_option("--target-sum", normalize.target_sum,
+                            "Total of every cell after normalizing (default: the median of the "
+                            "non-zero totals)");
+  normalize_cmd->add_flag("--log1p", normalize.log1p, "Then log1p, as scanpy.pp.log1p");
+  normalize_cmd->add_option("--layer", normalize.layer, "Normalize this layer instead of X");
+  normalize_cmd->add_option("--keep-counts", normalize.keep_counts,
+                            "Keep the matrix as it was in layers[NAME]");
+  add_write_options(normalize_cmd, normalize.write);
+  add_read_options(normalize_cmd, normalize.read);
+
   cli::DemoArgs demo;
   auto* demo_cmd =
       app.add_subcommand("demo",
@@ -233,6 +300,12 @@ int main(int argc, char** argv) {
       cli::reduce(reduce, ctx, progress);
     } else if (*graph_cmd) {
       cli::graph(graph, ctx);
+    } else if (*qc_cmd) {
+      cli::qc(qc, ctx, progress);
+    } else if (*filter_cmd) {
+      cli::filter(filter, ctx, progress);
+    } else if (*normalize_cmd) {
+      cli::normalize(normalize, ctx, progress);
     } else if (*demo_cmd) {
       cli::demo(demo, ctx, progress);
     }

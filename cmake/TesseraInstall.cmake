@@ -4,7 +4,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(TESSERA_LIBRARIES tessera_core tessera_distributed tessera_anndata tessera_io)
+set(TESSERA_LIBRARIES tessera_core tessera_distributed tessera_anndata tessera_io tessera_analysis)
 foreach(lib IN LISTS TESSERA_LIBRARIES)
   string(REPLACE "tessera_" "" export_name ${lib})
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${export_name})
@@ -17,7 +17,7 @@ install(TARGETS ${TESSERA_LIBRARIES} tessera_warnings tessera
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(module core distributed anndata io)
+foreach(module core distributed anndata io analysis)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${module}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
 
