@@ -133,8 +133,8 @@ def command(tessera, ranks, source, target, extra):
     return cmd
 
 
-def session_pids(sid, name):
-    """Processes of session `sid` whose command is `name` (the ranks under mpirun)."""
+def session_pids(sid, name=None):
+    """Live processes of session `sid` (whose command is `name`, when given: the ranks)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -147,7 +147,7 @@ def session_pids(sid, name):
         except OSError:
             continue
         # fields[0]: state (a killed rank not yet reaped is a zombie: gone); fields[3]: session
-        if fields[0] != "Z" and int(fields[3]) == sid and comm == name:
+        if fields[0] != "Z" and int(fields[3]) == sid and name in (None, comm):
             pids.append(int(entry))
     return pids
 
@@ -215,10 +215,13 @@ def main():
                     os.kill(rng.choice(victims), signal.SIGKILL)
                     tally["one_rank_killed"] += 1
                 else:
-                    try:
-                        os.killpg(job.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass  # it had finished
+                    # The whole job at once, as a batch system kills it: every process of its
+                    # session (Open MPI puts the ranks in process groups of their own).
+                    for pid in session_pids(job.pid):
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
                     tally["job_killed"] += 1
                 try:
                     job.wait(timeout=STOP_TIMEOUT)
@@ -226,9 +229,13 @@ def main():
                     failures.append(f"{what}: the job did not stop within {STOP_TIMEOUT} s")
                     os.killpg(job.pid, signal.SIGKILL)
                     job.wait()
-                # Whatever the job left running in its session is gone too.
+                # Ranks left without their launcher must stop on their own, soon.
+                deadline = time.monotonic() + STOP_TIMEOUT
+                while session_pids(job.pid, "tessera") and time.monotonic() < deadline:
+                    time.sleep(0.1)
                 for pid in session_pids(job.pid, "tessera"):
-                    failures.append(f"{what}: rank process {pid} outlived the job")
+                    failures.append(f"{what}: rank process {pid} still runs {STOP_TIMEOUT} s "
+                                    "after the kill")
                     os.kill(pid, signal.SIGKILL)
                 after = tree_digest(target)
                 if after is None and not with_older:
