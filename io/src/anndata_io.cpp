@@ -14,6 +14,7 @@
 
 #include "encodings/cellranger.hpp"
 #include "encodings/elements.hpp"
+#include "storage/replace.hpp"
 #include "stream_writer.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/distributed/collective.hpp"
@@ -183,11 +184,7 @@ void write_file(const AnnData& a, const std::filesystem::path& path, Context& ct
     }
 
     // 4. Everyone succeeded: rank 0 moves the result into place.
-    on_root(ctx.comm(), 0, "moving the file into place", [&] {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-      std::filesystem::rename(temp, path);
-    });
+    on_root(ctx.comm(), 0, "moving the file into place", [&] { detail::replace_path(temp, path); });
   } catch (...) {
     cleanup();
     rethrow_for_target(std::current_exception(), temp, path, element);

@@ -158,6 +158,7 @@ def main():
     p.add_argument("--workdir", required=True)
     p.add_argument("--kills", type=int, default=4, help="kills per output kind and rank count")
     p.add_argument("--ranks", default="1,2")
+    p.add_argument("--kinds", default=",".join(KINDS), help="output kinds to test")
     p.add_argument("--seed", type=int, default=20261203)
     p.add_argument("--rows", type=int, default=6000)
     p.add_argument("--cols", type=int, default=400)
@@ -172,6 +173,8 @@ def main():
     failures = []
     counts = {}
     for kind, (name, extra, via_tessera) in KINDS.items():
+        if kind not in args.kinds.split(","):
+            continue
         for ranks in [int(r) for r in args.ranks.split(",")]:
             label = f"{kind} at {ranks} rank{'s' if ranks != 1 else ''}"
             folder = os.path.join(args.workdir, f"{kind}_np{ranks}")
@@ -212,7 +215,10 @@ def main():
                 what = f"{label}, kill {k + 1} after {delay:.2f} s"
                 victims = session_pids(job.pid, "tessera") if one_rank else []
                 if victims:
-                    os.kill(rng.choice(victims), signal.SIGKILL)
+                    try:
+                        os.kill(rng.choice(victims), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass  # it had just finished
                     tally["one_rank_killed"] += 1
                 else:
                     # The whole job at once, as a batch system kills it: every process of its
@@ -247,6 +253,10 @@ def main():
                 else:
                     state = "changed" if with_older else "left"
                     failures.append(f"{what}: a partial output was {state} at {target}")
+                    print("FAIL " + failures[-1], flush=True)
+                    kept = os.path.join(args.workdir, f"failed_{kind}_np{ranks}_{k}")
+                    remove(kept)
+                    os.rename(target, kept)  # for a look afterwards
             # Temporary siblings of killed runs stay behind, hidden (".out.h5ad.tessera-…"):
             # never at the target, and never read as it.
             leftovers = [n for n in os.listdir(folder) if ".tessera-" in n]

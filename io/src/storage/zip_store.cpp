@@ -15,6 +15,7 @@
 #include <set>
 #include <system_error>
 
+#include "storage/replace.hpp"
 #include "tessera/core/error.hpp"
 
 namespace tessera::io {
@@ -351,10 +352,11 @@ void pack_zip_store(const std::filesystem::path& dir, const std::filesystem::pat
     fail(std::string("cannot write the archive: ") + zip_strerror(out.handle));
   out.handle = nullptr;
 
-  std::filesystem::remove_all(archive, ec);
-  if (ec) fail("cannot replace " + archive.string() + ": " + ec.message());
-  std::filesystem::rename(temp, archive, ec);
-  if (ec) fail("cannot move " + temp.string() + " into place: " + ec.message());
+  try {
+    detail::replace_path(temp, archive);
+  } catch (const std::filesystem::filesystem_error& e) {
+    fail("cannot move " + temp.string() + " into place: " + e.code().message());
+  }
 }
 
 }  // namespace tessera::io

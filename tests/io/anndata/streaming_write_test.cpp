@@ -22,7 +22,8 @@
 #include <vector>
 
 #include "io_test_support.hpp"
-#include "stream_writer.hpp"  // plan_bands (io/src, private to the library)
+#include "storage/replace.hpp"  // replace_path (io/src, private to the library)
+#include "stream_writer.hpp"    // plan_bands (io/src, private to the library)
 #include "tessera/core/chunk_source.hpp"
 #include "tessera/io/anndata_io.hpp"
 #include "tessera/io/hdf5_file.hpp"
@@ -315,6 +316,44 @@ TEST_P(StreamingWrite, ErrorsNameTheTargetAndTheElementNotTheTemporary) {
   ctx().comm().barrier("errors checked");
   if (ctx().rank() == 0) {
     EXPECT_FALSE(fs::exists(out));
+  }
+}
+
+// The last step of an atomic write: the finished output takes the target's place in one step,
+// whatever was there (nothing, a file, a folder such as a Zarr store), and nothing else is left.
+TEST(ReplacePath, PutsTheOutputInPlaceOverNothingAFileOrAFolder) {
+  const fs::path dir = test::scratch("streaming", "replace");  // collective
+  if (ctx().rank() != 0) return;
+  const auto make_folder = [](const fs::path& p, const std::string& text) {
+    fs::create_directories(p / "sub");
+    std::ofstream(p / "sub" / "a") << text;
+  };
+  const auto make_file = [](const fs::path& p, const std::string& text) {
+    std::ofstream(p) << text;
+  };
+  const auto read_back = [](const fs::path& p) {
+    std::ifstream in(fs::is_directory(p) ? p / "sub" / "a" : p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (const bool new_is_folder : {false, true}) {
+    for (const int old_kind : {0, 1, 2}) {  // nothing, a file, a folder
+      const fs::path target = dir / "out";
+      const fs::path temp = dir / ".out.tmp";
+      fs::remove_all(target);
+      fs::remove_all(temp);
+      if (old_kind == 1) make_file(target, "old");
+      if (old_kind == 2) make_folder(target, "old");
+      if (new_is_folder) {
+        make_folder(temp, "new");
+      } else {
+        make_file(temp, "new");
+      }
+      detail::replace_path(temp, target);
+      EXPECT_EQ(fs::is_directory(target), new_is_folder) << new_is_folder << old_kind;
+      EXPECT_EQ(read_back(target), "new") << new_is_folder << old_kind;
+      EXPECT_FALSE(fs::exists(temp)) << new_is_folder << old_kind;
+      EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+    }
   }
 }
 
