@@ -11,6 +11,7 @@
 //   tessera filter IN -o OUT [--min-genes N] [--min-counts N] [--max-counts N] [--min-cells N]
 //                            [--max-pct NAME=P]
 //   tessera normalize IN -o OUT [--target-sum X] [--log1p] [--layer NAME] [--keep-counts NAME]
+//   tessera subset IN -o OUT [--obs-mask COL] [--cells FILE] [--genes FILE] [--highly-variable]
 //
 // Exit status 0 on success; otherwise 1 and one line on stderr ("tessera: error: ..."), or 2 for
 // a command line that does not parse. docs/cli.md is the manual.
@@ -249,6 +250,21 @@ int main(int argc, char** argv) {
   add_write_options(normalize_cmd, normalize.write);
   add_read_options(normalize_cmd, normalize.read);
 
+  cli::SubsetArgs subset;
+  auto* subset_cmd = app.add_subcommand(
+      "subset", "Keep the selected cells and genes in every slot, as adata[cells, genes].copy()");
+  subset_cmd->add_option("IN", subset.in, "Input .h5ad, .zarr, .zarr.zip or Cell Ranger .h5")
+      ->required();
+  subset_cmd->add_option("-o,--output", subset.out, "Output .h5ad, .zarr or .zarr.zip")->required();
+  subset_cmd->add_option("--obs-mask", subset.obs_mask,
+                         "Keep the cells where obs bool column COL is True");
+  subset_cmd->add_option("--cells", subset.cells, "Keep the cells named in FILE (one per line)");
+  subset_cmd->add_option("--genes", subset.genes, "Keep the genes named in FILE (one per line)");
+  subset_cmd->add_flag("--highly-variable", subset.highly_variable,
+                       "Keep the genes where var highly_variable is True (tessera hvg)");
+  add_write_options(subset_cmd, subset.write);
+  add_read_options(subset_cmd, subset.read);
+
   cli::DemoArgs demo;
   auto* demo_cmd =
       app.add_subcommand("demo",
@@ -306,6 +322,8 @@ int main(int argc, char** argv) {
       cli::filter(filter, ctx, progress);
     } else if (*normalize_cmd) {
       cli::normalize(normalize, ctx, progress);
+    } else if (*subset_cmd) {
+      cli::subset(subset, ctx, progress);
     } else if (*demo_cmd) {
       cli::demo(demo, ctx, progress);
     }

@@ -401,9 +401,10 @@ def same_bits(p_one, p_many):
 class Runner:
     """Runs one command at the test's rank count and at one process, checks the bits agree."""
 
-    def __init__(self, c):
+    def __init__(self, c, compare=None):
         self.c = c
         self.baseline_ranks = 0 if c.ranks == 1 else (1 if c.ranks > 1 else None)
+        self.compare = compare or same_bits
 
     def __call__(self, label, command, out, extra):
         c = self.c
@@ -416,7 +417,7 @@ class Runner:
             one = base + ".one" + ext
             if c.run([command[0], command[1], "-o", one, *extra], self.baseline_ranks) is not None:
                 c.check(f"{label}: the same bits at {c.ranks} ranks as in one process",
-                        same_bits(one, out))
+                        self.compare(one, out))
         return read(out)
 
 
@@ -613,10 +614,117 @@ def part_normalize(c, inputs):
         c.check(f"normalize {name}: uns and the target sum", problems)
 
 
+def every_slot(got, exp):
+    """Problems where two objects differ in any bit of any slot: X, layers, obsm, varm, obsp, varp,
+    raw (X, var names, varm), obs, var and uns's keys."""
+    problems = []
+    if got.shape != exp.shape:
+        return [f"shape {got.shape}, expected {exp.shape}"]
+    for name in ("obs", "var"):
+        if frame_bits(getattr(got, name)) != frame_bits(getattr(exp, name)):
+            problems.append(f"{name} differs")
+    if (got.X is None) != (exp.X is None) or (exp.X is not None and matrix_bits(got.X) != matrix_bits(exp.X)):
+        problems.append("X differs")
+    for slot in ("layers", "obsm", "varm", "obsp", "varp"):
+        g, e = getattr(got, slot), getattr(exp, slot)
+        if sorted(g.keys()) != sorted(e.keys()):
+            problems.append(f"{slot} keys {sorted(g.keys())}, expected {sorted(e.keys())}")
+            continue
+        for k in e.keys():
+            if matrix_bits(g[k]) != matrix_bits(e[k]):
+                problems.append(f"{slot}[{k}] differs")
+    if (got.raw is None) != (exp.raw is None):
+        problems.append(f"raw {'present' if got.raw is not None else 'missing'}")
+    elif exp.raw is not None:
+        if matrix_bits(got.raw.X) != matrix_bits(exp.raw.X):
+            problems.append(f"raw.X differs ({got.raw.X.shape} vs {exp.raw.X.shape})")
+        if list(got.raw.var_names) != list(exp.raw.var_names):
+            problems.append("raw.var_names differ")
+        for k in exp.raw.varm.keys():
+            if k not in got.raw.varm or matrix_bits(got.raw.varm[k]) != matrix_bits(exp.raw.varm[k]):
+                problems.append(f"raw.varm[{k}] differs")
+    if sorted(got.uns.keys()) != sorted(exp.uns.keys()):
+        problems.append(f"uns keys {sorted(got.uns.keys())}, expected {sorted(exp.uns.keys())}")
+    return problems
+
+
+def subset_input(a, seed, dense_layer):
+    """`a` with every slot filled, a bool obs column 'keep' and var 'highly_variable'."""
+    rng = np.random.default_rng(seed)
+    b = a.copy()
+    n, m = b.shape
+    b.obs["keep"] = rng.random(n) < 0.6
+    b.obs["score"] = rng.random(n)
+    b.var["highly_variable"] = rng.random(m) < 0.3
+    b.raw = b  # raw keeps every var; its rows follow the cells kept
+    if dense_layer:
+        b.layers["dense"] = rng.random((n, m))
+    b.obsm["pca"] = rng.random((n, 6)).astype(np.float32)
+    b.obsm["sparse"] = sp.random(n, 9, density=0.2, format="csr", random_state=seed)
+    b.varm["loadings"] = rng.random((m, 4))
+    b.obsp["conn"] = sp.random(n, n, density=0.02, format="csr", random_state=seed + 1)
+    b.varp["corr"] = rng.random((m, m))
+    b.uns["note"] = "kept"
+    return b
+
+
+def part_subset(c, inputs):
+    run = Runner(c, compare=lambda one, many: every_slot(read(many), read(one)))
+    for name, suffix in (("csr32", ".h5ad"), ("dense64", ".zarr"), ("csrint", ".h5ad")):
+        path, a = inputs[name]
+        b = subset_input(a, 11, dense_layer=name == "csr32")
+        src = c.path(f"subset_in_{name}.h5ad")
+        b.write_h5ad(src)
+        keep, hv = b.obs["keep"].values, b.var["highly_variable"].values
+        got = run(f"subset {name} --obs-mask keep --highly-variable", ["subset", src],
+                  c.path(f"subset_{name}{suffix}"), ["--obs-mask", "keep", "--highly-variable", *READ])
+        if got is not None:
+            exp = b[keep, hv].copy()
+            problems = [] if 0 < exp.n_obs < b.n_obs and 0 < exp.n_vars < b.n_vars else ["cuts nothing"]
+            c.check(f"subset {name} --obs-mask keep --highly-variable: every slot as adata[cells, genes].copy()",
+                    problems + every_slot(got, exp))
+        # Names from files (in any order, CRLF line ends, a blank line), with the mask too.
+        rng = np.random.default_rng(5)
+        cells = list(rng.permutation(b.obs_names)[: b.n_obs // 2])
+        genes = list(rng.permutation(b.var_names)[: b.n_vars // 3])
+        with open(c.path("cells.txt"), "w", newline="") as f:
+            f.write("\r\n".join(cells) + "\r\n\r\n")
+        with open(c.path("genes.txt"), "w") as f:
+            f.write("\n".join(genes) + "\n")
+        got = run(f"subset {name} --cells --genes --obs-mask", ["subset", src],
+                  c.path(f"subset_names_{name}{suffix}"),
+                  ["--cells", c.path("cells.txt"), "--genes", c.path("genes.txt"),
+                   "--obs-mask", "keep", *READ])
+        if got is not None:
+            rows = np.isin(b.obs_names, cells) & keep
+            cols = np.isin(b.var_names, genes)
+            c.check(f"subset {name} --cells FILE --genes FILE --obs-mask keep: every slot, in the input's order",
+                    every_slot(got, b[rows, cols].copy()))
+    # Errors: unknown names, a missing column, a column that is not bool; nothing written.
+    src = c.path("subset_in_csr32.h5ad")
+    with open(c.path("bad_genes.txt"), "w") as f:
+        f.write("GENE30\nNOPE-1\nGENE31\nNOPE-2\n")
+    for label, args, needle in (
+            ("unknown gene names", ["--genes", c.path("bad_genes.txt")],
+             "2 names are not in var_names: 'NOPE-1', 'NOPE-2'"),
+            ("a missing obs column", ["--obs-mask", "absent"], "obs has no column 'absent'"),
+            ("a column that is not bool", ["--obs-mask", "score"], "obs column 'score' is not bool"),
+            ("--highly-variable without the column", ["--highly-variable"],
+             "var has no column 'highly_variable'"),
+            ("a names file that does not exist", ["--cells", c.path("none.txt")], "none.txt")):
+        target = inputs["csr32"][0] if "highly" in label else src
+        out = c.path("bad_subset.h5ad")
+        p = c.run(["subset", target, "-o", out, *args], c.ranks, expect_ok=False)
+        if p is not None:
+            c.check(f"subset with {label} fails naming it",
+                    [] if p.returncode == 1 and needle in p.stderr and not os.path.exists(out)
+                    else [f"exit {p.returncode}: {p.stderr.strip()}"])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tessera")
-    parser.add_argument("--part", required=True, choices=["qc", "filter", "normalize"])
+    parser.add_argument("--part", required=True, choices=["qc", "filter", "normalize", "subset"])
     parser.add_argument("--ranks", type=int, default=0)
     parser.add_argument("--workdir", required=True)
     args = parser.parse_args()
@@ -624,7 +732,8 @@ def main():
     os.makedirs(args.workdir)
     c = Checker(args.tessera, args.ranks, args.workdir)
     inputs = write_inputs(c)
-    {"qc": part_qc, "filter": part_filter, "normalize": part_normalize}[args.part](c, inputs)
+    {"qc": part_qc, "filter": part_filter, "normalize": part_normalize,
+     "subset": part_subset}[args.part](c, inputs)
     if c.failures:
         print(f"{len(c.failures)} check(s) failed")
         return 1
