@@ -1,13 +1,14 @@
-// tessera qc / filter / normalize / subset: scanpy's preprocessing on files. Each reads IN lazily,
-// runs the analysis library's collective passes (each chunk read once per pass, on the rank that
-// owns it), and writes OUT with the streaming writer, atomically. A one-line summary goes to stdout
-// from rank 0.
+// tessera qc / filter / normalize / hvg / subset: scanpy's preprocessing on files. Each reads IN
+// lazily, runs the analysis library's collective passes (each chunk read once per pass, on the rank
+// that owns it), and writes OUT with the streaming writer, atomically. A one-line summary goes to
+// stdout from rank 0.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "cli.hpp"
 #include "tessera/analysis/filter.hpp"
+#include "tessera/analysis/hvg.hpp"
 #include "tessera/analysis/normalize.hpp"
 #include "tessera/analysis/qc.hpp"
 #include "tessera/analysis/subset.hpp"
@@ -142,6 +143,27 @@ void normalize(const NormalizeArgs& args, Context& ctx, Progress& progress) {
   write_out(a, args.out, "normalize", ctx, write, progress);
   say(ctx, "normalize: " + std::to_string(a.n_obs()) + " cells to a total of " +
                number_text(stats.target_sum) + (args.log1p ? ", then log1p" : ""));
+}
+
+void hvg(const HvgArgs& args, Context& ctx, Progress& progress) {
+  const io::WriteOptions write = write_options(args.write, progress);
+  check_output(args.out, {args.in});
+  analysis::HvgOptions options;
+  options.flavor =
+      args.flavor == "cell_ranger" ? analysis::HvgFlavor::cell_ranger : analysis::HvgFlavor::seurat;
+  options.n_top_genes = args.n_top_genes;
+  options.n_bins = args.n_bins;
+  options.batch_key = args.batch_key;
+  options.layer = args.layer;
+  AnnData a = io::read(args.in, ctx, read_options(args.read, ctx));
+  const analysis::HvgStats stats = analysis::highly_variable_genes(a, ctx, options);
+  write_out(a, args.out, "hvg", ctx, write, progress);
+  say(ctx, "hvg: " + std::to_string(stats.selected) + " of " + std::to_string(a.n_vars()) +
+               " genes highly variable (" + args.flavor +
+               (stats.batches > 1 || !args.batch_key.empty()
+                    ? ", " + std::to_string(stats.batches) + " batches"
+                    : std::string()) +
+               ")");
 }
 
 void subset(const SubsetArgs& args, Context& ctx, Progress& progress) {
