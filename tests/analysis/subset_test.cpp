@@ -103,8 +103,12 @@ TEST_P(SubsetWrite, HoldsTheBandPlusTwoChunksAndWritesExactlyTheCut) {
   const std::size_t bound = static_cast<std::size_t>(write.band_bytes) + 2 * chunk +
                             6 * static_cast<std::size_t>(write.sparse_chunk) * 8;
   const std::size_t input = static_cast<std::size_t>(dense.nbytes() + x.nbytes());
-  bool ok = stats.peak_bytes_held > 0 && stats.peak_bytes_held <= bound && input > 20 * bound;
-  EXPECT_TRUE(all_ranks(ok)) << "peak " << stats.peak_bytes_held << " bound " << bound;
+  // The output's dense layer alone is several bounds: a writer holding it whole would fail.
+  const std::size_t output = static_cast<std::size_t>(cut.layers()["dense"].nbytes());
+  bool ok = stats.peak_bytes_held > 0 && stats.peak_bytes_held <= bound && input > 20 * bound &&
+            output > 3 * bound;
+  EXPECT_TRUE(all_ranks(ok)) << "peak " << stats.peak_bytes_held << " bound " << bound << " output "
+                             << output;
 
   const AnnData back = io::read(out, context());
   const Chunk wx = x.compute(), wd = dense.compute();
