@@ -1,14 +1,17 @@
-// tessera qc / filter / normalize: scanpy's preprocessing on files. Each reads IN lazily, runs
-// the analysis library's collective passes (each chunk read once per pass, on the rank that owns
-// it), and writes OUT with the streaming writer, atomically. A one-line summary goes to stdout
-// from rank 0.
+// tessera qc / filter / normalize / hvg / subset: scanpy's preprocessing on files. Each reads IN
+// lazily, runs the analysis library's collective passes (each chunk read once per pass, on the rank
+// that owns it), and writes OUT with the streaming writer, atomically. A one-line summary goes to
+// stdout from rank 0.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "cli.hpp"
 #include "tessera/analysis/filter.hpp"
+#include "tessera/analysis/hvg.hpp"
 #include "tessera/analysis/normalize.hpp"
 #include "tessera/analysis/qc.hpp"
+#include "tessera/analysis/subset.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/anndata_io.hpp"
 
@@ -52,6 +55,20 @@ void write_out(const AnnData& a, const std::string& out, const char* what, Conte
   progress.start(what, 0);
   io::write(a, out, ctx, options);
   progress.finish();
+}
+
+// Names one per line (a trailing '\r' dropped, empty lines skipped), read on every rank.
+std::vector<std::string> names_in(const std::string& path, const std::string& option) {
+  std::ifstream in(path);
+  if (!in) throw IoError(option + " " + path + ": cannot open the file");
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) names.push_back(line);
+  }
+  if (in.bad()) throw IoError(option + " " + path + ": reading failed");
+  return names;
 }
 
 }  // namespace
@@ -126,6 +143,43 @@ void normalize(const NormalizeArgs& args, Context& ctx, Progress& progress) {
   write_out(a, args.out, "normalize", ctx, write, progress);
   say(ctx, "normalize: " + std::to_string(a.n_obs()) + " cells to a total of " +
                number_text(stats.target_sum) + (args.log1p ? ", then log1p" : ""));
+}
+
+void hvg(const HvgArgs& args, Context& ctx, Progress& progress) {
+  const io::WriteOptions write = write_options(args.write, progress);
+  check_output(args.out, {args.in});
+  analysis::HvgOptions options;
+  options.flavor =
+      args.flavor == "cell_ranger" ? analysis::HvgFlavor::cell_ranger : analysis::HvgFlavor::seurat;
+  options.n_top_genes = args.n_top_genes;
+  options.n_bins = args.n_bins;
+  options.batch_key = args.batch_key;
+  options.layer = args.layer;
+  AnnData a = io::read(args.in, ctx, read_options(args.read, ctx));
+  const analysis::HvgStats stats = analysis::highly_variable_genes(a, ctx, options);
+  write_out(a, args.out, "hvg", ctx, write, progress);
+  say(ctx, "hvg: " + std::to_string(stats.selected) + " of " + std::to_string(a.n_vars()) +
+               " genes highly variable (" + args.flavor +
+               (stats.batches > 1 || !args.batch_key.empty()
+                    ? ", " + std::to_string(stats.batches) + " batches"
+                    : std::string()) +
+               ")");
+}
+
+void subset(const SubsetArgs& args, Context& ctx, Progress& progress) {
+  const io::WriteOptions write = write_options(args.write, progress);
+  check_output(args.out, {args.in});
+  analysis::SubsetOptions options;
+  if (!args.obs_mask.empty()) options.obs_mask = args.obs_mask;
+  if (!args.cells.empty()) options.cells = names_in(args.cells, "--cells");
+  if (!args.genes.empty()) options.genes = names_in(args.genes, "--genes");
+  options.highly_variable = args.highly_variable;
+  const AnnData a = io::read(args.in, ctx, read_options(args.read, ctx));
+  const AnnData kept = analysis::subset(a, options);
+  write_out(kept, args.out, "subset", ctx, write, progress);
+  say(ctx, "subset: kept " + std::to_string(kept.n_obs()) + " of " + std::to_string(a.n_obs()) +
+               " cells, " + std::to_string(kept.n_vars()) + " of " + std::to_string(a.n_vars()) +
+               " genes");
 }
 
 }  // namespace tessera::cli

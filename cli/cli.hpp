@@ -151,6 +151,26 @@ struct NormalizeArgs {
 };
 void normalize(const NormalizeArgs& args, Context& ctx, Progress& progress);
 
+// scanpy.pp.highly_variable_genes (seurat, cell_ranger; batches): var columns and uns['hvg'].
+struct HvgArgs {
+  std::string in, out, flavor = "seurat", batch_key, layer;
+  std::optional<index_t> n_top_genes;
+  index_t n_bins = 20;
+  ReadArgs read;
+  WriteArgs write;
+};
+void hvg(const HvgArgs& args, Context& ctx, Progress& progress);
+
+// adata[cells, genes].copy() written to OUT: cells by an obs bool column and/or a names file,
+// genes by a names file and/or var highly_variable; every slot cut alike, streamed.
+struct SubsetArgs {
+  std::string in, out, obs_mask, cells, genes;
+  bool highly_variable = false;
+  ReadArgs read;
+  WriteArgs write;
+};
+void subset(const SubsetArgs& args, Context& ctx, Progress& progress);
+
 struct DemoArgs {
   index_t n_obs = 8192, n_vars = 8192;
   std::string chunks = "4096,4096";

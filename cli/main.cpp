@@ -11,6 +11,9 @@
 //   tessera filter IN -o OUT [--min-genes N] [--min-counts N] [--max-counts N] [--min-cells N]
 //                            [--max-pct NAME=P]
 //   tessera normalize IN -o OUT [--target-sum X] [--log1p] [--layer NAME] [--keep-counts NAME]
+//   tessera hvg IN -o OUT --flavor seurat|cell_ranger [--n-top-genes N] [--n-bins 20]
+//                         [--batch-key COL] [--layer NAME]
+//   tessera subset IN -o OUT [--obs-mask COL] [--cells FILE] [--genes FILE] [--highly-variable]
 //
 // Exit status 0 on success; otherwise 1 and one line on stderr ("tessera: error: ..."), or 2 for
 // a command line that does not parse. docs/cli.md is the manual.
@@ -249,6 +252,41 @@ int main(int argc, char** argv) {
   add_write_options(normalize_cmd, normalize.write);
   add_read_options(normalize_cmd, normalize.read);
 
+  cli::HvgArgs hvg;
+  auto* hvg_cmd = app.add_subcommand(
+      "hvg", "Highly variable genes into var, as scanpy.pp.highly_variable_genes");
+  hvg_cmd->add_option("IN", hvg.in, "Input .h5ad, .zarr, .zarr.zip (log-normalized X)")->required();
+  hvg_cmd->add_option("-o,--output", hvg.out, "Output .h5ad, .zarr or .zarr.zip")->required();
+  hvg_cmd->add_option("--flavor", hvg.flavor, "seurat or cell_ranger")
+      ->required()
+      ->check(CLI::IsMember({"seurat", "cell_ranger"}));
+  hvg_cmd
+      ->add_option("--n-top-genes", hvg.n_top_genes,
+                   "Select this many genes (default: scanpy's mean and dispersion cutoffs)")
+      ->check(CLI::PositiveNumber);
+  hvg_cmd->add_option("--n-bins", hvg.n_bins, "Bins of the means (seurat; default 20)")
+      ->check(CLI::PositiveNumber);
+  hvg_cmd->add_option("--batch-key", hvg.batch_key,
+                      "obs column of batches: select within each, then merge (scanpy's batch_key)");
+  hvg_cmd->add_option("--layer", hvg.layer, "Use this layer instead of X");
+  add_write_options(hvg_cmd, hvg.write);
+  add_read_options(hvg_cmd, hvg.read);
+
+  cli::SubsetArgs subset;
+  auto* subset_cmd = app.add_subcommand(
+      "subset", "Keep the selected cells and genes in every slot, as adata[cells, genes].copy()");
+  subset_cmd->add_option("IN", subset.in, "Input .h5ad, .zarr, .zarr.zip or Cell Ranger .h5")
+      ->required();
+  subset_cmd->add_option("-o,--output", subset.out, "Output .h5ad, .zarr or .zarr.zip")->required();
+  subset_cmd->add_option("--obs-mask", subset.obs_mask,
+                         "Keep the cells where obs bool column COL is True");
+  subset_cmd->add_option("--cells", subset.cells, "Keep the cells named in FILE (one per line)");
+  subset_cmd->add_option("--genes", subset.genes, "Keep the genes named in FILE (one per line)");
+  subset_cmd->add_flag("--highly-variable", subset.highly_variable,
+                       "Keep the genes where var highly_variable is True (tessera hvg)");
+  add_write_options(subset_cmd, subset.write);
+  add_read_options(subset_cmd, subset.read);
+
   cli::DemoArgs demo;
   auto* demo_cmd =
       app.add_subcommand("demo",
@@ -306,6 +344,10 @@ int main(int argc, char** argv) {
       cli::filter(filter, ctx, progress);
     } else if (*normalize_cmd) {
       cli::normalize(normalize, ctx, progress);
+    } else if (*hvg_cmd) {
+      cli::hvg(hvg, ctx, progress);
+    } else if (*subset_cmd) {
+      cli::subset(subset, ctx, progress);
     } else if (*demo_cmd) {
       cli::demo(demo, ctx, progress);
     }

@@ -14,6 +14,7 @@
 
 #include "mpi_test.hpp"
 #include "tessera/analysis/filter.hpp"
+#include "tessera/analysis/hvg.hpp"
 #include "tessera/analysis/normalize.hpp"
 #include "tessera/analysis/qc.hpp"
 #include "tessera/analysis/row_ops.hpp"
@@ -288,6 +289,84 @@ TEST(NormalizeTotal, MedianTargetAndSameBits) {
       }
     }
     EXPECT_TRUE(all_ranks(ok)) << (sparse ? "csr" : "dense");
+  }
+}
+
+// Three batches, every third cell, as a categorical obs column.
+Column batches(index_t n) {
+  std::vector<std::optional<std::string>> v;
+  for (index_t r = 0; r < n; ++r)
+    v.emplace_back(std::string(1, static_cast<char>('a' + r % 3)));
+  return Column::categorical(v);
+}
+
+TEST(HighlyVariableGenes, ReadsEachChunkOnceWithBatches) {
+  for (const bool sparse : {false, true}) {
+    std::atomic<std::int64_t> reads{0};
+    const Chunk d = dense_counts(DType::float32, count_at);
+    const ChunkGrid grid = ChunkGrid::regular(kShape, 4, 6);
+    const AnnData like = object(false, DType::float32);
+    AnnData a(Array(std::make_shared<CountingSource>(sparse ? d.to_csr() : d, grid, reads)),
+              DataFrame(like.obs_names(), "obs"), DataFrame(like.var_names(), "var"));
+    a.obs().set("batch", batches(kShape.rows));
+    analysis::HvgOptions options;
+    options.n_top_genes = 5;
+    options.batch_key = "batch";
+    options.n_bins = 4;
+    analysis::highly_variable_genes(a, context(), options);
+    const std::int64_t total = context().comm().all_reduce_sum(reads.load(), "counting reads");
+    EXPECT_TRUE(all_ranks(total == grid.num_chunks()))
+        << total << " reads of " << grid.num_chunks() << " chunks";
+  }
+}
+
+TEST(HighlyVariableGenes, SameBitsAtAnyRankCountAndNaiveMeans) {
+  for (const bool sparse : {false, true}) {
+    for (const auto flavor : {analysis::HvgFlavor::seurat, analysis::HvgFlavor::cell_ranger}) {
+      for (const bool batched : {false, true}) {
+        // Values spread per gene and cell, so that no two genes share a mean (cell_ranger's
+        // percentile edges must differ).
+        AnnData a = object(sparse, DType::float32);
+        a.set_X(log1p(make(sparse, DType::float32, [](index_t r, index_t c) {
+          const double v = count_at(r, c);
+          return v == 0 ? 0.0 : v + 0.1 * static_cast<double>(c) + 0.01 * static_cast<double>(r);
+        })));
+        a.obs().set("batch", batches(kShape.rows));
+        AnnData b = a;
+        analysis::HvgOptions options;
+        options.flavor = flavor;
+        options.n_top_genes = 6;
+        options.n_bins = 5;
+        if (batched) options.batch_key = "batch";
+        const analysis::HvgStats got = analysis::highly_variable_genes(a, context(), options);
+        analysis::highly_variable_genes(b, one_process(), options);
+        bool ok = same_frames(a.var(), b.var()) && got.selected >= 6 &&
+                  a.var()["dispersions_norm"].dtype() == DType::float32 &&
+                  a.var()["means"].dtype() == DType::float64;
+        if (!batched) {
+          // The means: log1p(mean(expm1(x))) for seurat, mean(x) for cell_ranger; all-zero
+          // genes get scanpy's 1e-12.
+          const Chunk x = a.X()->compute().to_dense();
+          for (index_t c = 0; c < kShape.cols && ok; ++c) {
+            double sum = 0;
+            for (index_t r = 0; r < kShape.rows; ++r) {
+              const auto v = static_cast<float>(x.value_at(r, c));
+              sum += flavor == analysis::HvgFlavor::seurat ? static_cast<double>(std::expm1(v))
+                                                           : static_cast<double>(v);
+            }
+            double mean = sum / static_cast<double>(kShape.rows);
+            if (mean == 0) mean = 1e-12;
+            if (flavor == analysis::HvgFlavor::seurat) mean = std::log1p(mean);
+            const double m = a.var()["means"].number_at(c);
+            ok = ok && std::abs(m - mean) <= 1e-12 * std::abs(mean);
+          }
+        }
+        EXPECT_TRUE(all_ranks(ok))
+            << (sparse ? "csr " : "dense ")
+            << (flavor == analysis::HvgFlavor::seurat ? "seurat" : "cell_ranger")
+            << (batched ? " batched" : "");
+      }
+    }
   }
 }
 

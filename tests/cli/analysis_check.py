@@ -401,9 +401,10 @@ def same_bits(p_one, p_many):
 class Runner:
     """Runs one command at the test's rank count and at one process, checks the bits agree."""
 
-    def __init__(self, c):
+    def __init__(self, c, compare=None):
         self.c = c
         self.baseline_ranks = 0 if c.ranks == 1 else (1 if c.ranks > 1 else None)
+        self.compare = compare or same_bits
 
     def __call__(self, label, command, out, extra):
         c = self.c
@@ -416,7 +417,7 @@ class Runner:
             one = base + ".one" + ext
             if c.run([command[0], command[1], "-o", one, *extra], self.baseline_ranks) is not None:
                 c.check(f"{label}: the same bits at {c.ranks} ranks as in one process",
-                        same_bits(one, out))
+                        self.compare(one, out))
         return read(out)
 
 
@@ -613,10 +614,331 @@ def part_normalize(c, inputs):
         c.check(f"normalize {name}: uns and the target sum", problems)
 
 
+def every_slot(got, exp):
+    """Problems where two objects differ in any bit of any slot: X, layers, obsm, varm, obsp, varp,
+    raw (X, var names, varm), obs, var and uns's keys."""
+    problems = []
+    if got.shape != exp.shape:
+        return [f"shape {got.shape}, expected {exp.shape}"]
+    for name in ("obs", "var"):
+        if frame_bits(getattr(got, name)) != frame_bits(getattr(exp, name)):
+            problems.append(f"{name} differs")
+    if (got.X is None) != (exp.X is None) or (exp.X is not None and matrix_bits(got.X) != matrix_bits(exp.X)):
+        problems.append("X differs")
+    for slot in ("layers", "obsm", "varm", "obsp", "varp"):
+        g, e = getattr(got, slot), getattr(exp, slot)
+        if sorted(g.keys()) != sorted(e.keys()):
+            problems.append(f"{slot} keys {sorted(g.keys())}, expected {sorted(e.keys())}")
+            continue
+        for k in e.keys():
+            if matrix_bits(g[k]) != matrix_bits(e[k]):
+                problems.append(f"{slot}[{k}] differs")
+    if (got.raw is None) != (exp.raw is None):
+        problems.append(f"raw {'present' if got.raw is not None else 'missing'}")
+    elif exp.raw is not None:
+        if matrix_bits(got.raw.X) != matrix_bits(exp.raw.X):
+            problems.append(f"raw.X differs ({got.raw.X.shape} vs {exp.raw.X.shape})")
+        if list(got.raw.var_names) != list(exp.raw.var_names):
+            problems.append("raw.var_names differ")
+        for k in exp.raw.varm.keys():
+            if k not in got.raw.varm or matrix_bits(got.raw.varm[k]) != matrix_bits(exp.raw.varm[k]):
+                problems.append(f"raw.varm[{k}] differs")
+    if sorted(got.uns.keys()) != sorted(exp.uns.keys()):
+        problems.append(f"uns keys {sorted(got.uns.keys())}, expected {sorted(exp.uns.keys())}")
+    return problems
+
+
+def subset_input(a, seed, dense_layer):
+    """`a` with every slot filled, a bool obs column 'keep' and var 'highly_variable'."""
+    rng = np.random.default_rng(seed)
+    b = a.copy()
+    n, m = b.shape
+    b.obs["keep"] = rng.random(n) < 0.6
+    b.obs["score"] = rng.random(n)
+    b.var["highly_variable"] = rng.random(m) < 0.3
+    b.raw = b  # raw keeps every var; its rows follow the cells kept
+    if dense_layer:
+        b.layers["dense"] = rng.random((n, m))
+    b.obsm["pca"] = rng.random((n, 6)).astype(np.float32)
+    b.obsm["sparse"] = sp.random(n, 9, density=0.2, format="csr", random_state=seed)
+    b.varm["loadings"] = rng.random((m, 4))
+    b.obsp["conn"] = sp.random(n, n, density=0.02, format="csr", random_state=seed + 1)
+    b.varp["corr"] = rng.random((m, m))
+    b.uns["note"] = "kept"
+    return b
+
+
+def part_subset(c, inputs):
+    run = Runner(c, compare=lambda one, many: every_slot(read(many), read(one)))
+    for name, suffix in (("csr32", ".h5ad"), ("dense64", ".zarr"), ("csrint", ".h5ad")):
+        path, a = inputs[name]
+        b = subset_input(a, 11, dense_layer=name == "csr32")
+        src = c.path(f"subset_in_{name}.h5ad")
+        b.write_h5ad(src)
+        keep, hv = b.obs["keep"].values, b.var["highly_variable"].values
+        got = run(f"subset {name} --obs-mask keep --highly-variable", ["subset", src],
+                  c.path(f"subset_{name}{suffix}"), ["--obs-mask", "keep", "--highly-variable", *READ])
+        if got is not None:
+            exp = b[keep, hv].copy()
+            problems = [] if 0 < exp.n_obs < b.n_obs and 0 < exp.n_vars < b.n_vars else ["cuts nothing"]
+            c.check(f"subset {name} --obs-mask keep --highly-variable: every slot as adata[cells, genes].copy()",
+                    problems + every_slot(got, exp))
+        # Names from files (in any order, CRLF line ends, a blank line), with the mask too.
+        rng = np.random.default_rng(5)
+        cells = list(rng.permutation(b.obs_names)[: b.n_obs // 2])
+        genes = list(rng.permutation(b.var_names)[: b.n_vars // 3])
+        with open(c.path("cells.txt"), "w", newline="") as f:
+            f.write("\r\n".join(cells) + "\r\n\r\n")
+        with open(c.path("genes.txt"), "w") as f:
+            f.write("\n".join(genes) + "\n")
+        got = run(f"subset {name} --cells --genes --obs-mask", ["subset", src],
+                  c.path(f"subset_names_{name}{suffix}"),
+                  ["--cells", c.path("cells.txt"), "--genes", c.path("genes.txt"),
+                   "--obs-mask", "keep", *READ])
+        if got is not None:
+            rows = np.isin(b.obs_names, cells) & keep
+            cols = np.isin(b.var_names, genes)
+            c.check(f"subset {name} --cells FILE --genes FILE --obs-mask keep: every slot, in the input's order",
+                    every_slot(got, b[rows, cols].copy()))
+    # Errors: unknown names, a missing column, a column that is not bool; nothing written.
+    src = c.path("subset_in_csr32.h5ad")
+    with open(c.path("bad_genes.txt"), "w") as f:
+        f.write("GENE30\nNOPE-1\nGENE31\nNOPE-2\n")
+    for label, args, needle in (
+            ("unknown gene names", ["--genes", c.path("bad_genes.txt")],
+             "2 names are not in var_names: 'NOPE-1', 'NOPE-2'"),
+            ("a missing obs column", ["--obs-mask", "absent"], "obs has no column 'absent'"),
+            ("a column that is not bool", ["--obs-mask", "score"], "obs column 'score' is not bool"),
+            ("--highly-variable without the column", ["--highly-variable"],
+             "var has no column 'highly_variable'"),
+            ("a names file that does not exist", ["--cells", c.path("none.txt")], "none.txt")):
+        target = inputs["csr32"][0] if "highly" in label else src
+        out = c.path("bad_subset.h5ad")
+        p = c.run(["subset", target, "-o", out, *args], c.ranks, expect_ok=False)
+        if p is not None:
+            c.check(f"subset with {label} fails naming it",
+                    [] if p.returncode == 1 and needle in p.stderr and not os.path.exists(out)
+                    else [f"exit {p.returncode}: {p.stderr.strip()}"])
+
+
+# ---------------------------------------------------------------------------------------------
+# highly_variable_genes: scanpy's dispersion-based flavors transcribed in numpy and pandas
+
+
+def ref_mean_var(X):
+    """scanpy's _get_mean_var: float64 means and (E[x^2] - E[x]^2) * n / (n - 1); the squares in
+    X's dtype for dense X (np.multiply), in float64 for sparse X (its numba kernel)."""
+    n = X.shape[0]
+    if sp.issparse(X):
+        Xd = sp.csr_matrix(X).astype(np.float64)
+        mean = np.asarray(Xd.mean(axis=0)).ravel()
+        mean_sq = np.asarray(Xd.multiply(Xd).mean(axis=0)).ravel()
+    else:
+        mean = np.mean(X, axis=0, dtype=np.float64)
+        mean_sq = np.multiply(X, X).mean(axis=0, dtype=np.float64)
+    var = mean_sq - mean ** 2
+    var *= n / (n - 1)
+    return mean, var
+
+
+def mad(a):
+    """statsmodels.robust.mad: median(|a - median(a)| / Phi^-1(3/4))."""
+    a = np.asarray(a)
+    return np.median(np.abs(a - np.median(a)) / 0.6744897501960817)
+
+
+NEAR_TIES = []  # near-ties at an n_top_genes cut met by the reference (the case is ambiguous)
+
+
+def ref_hvg_single(X, flavor, n_top_genes, n_bins=20, cutoffs=(0.0125, 3, 0.5, np.inf)):
+    if flavor == "seurat":
+        X = X.copy()
+        X = np.expm1(X) if not sp.issparse(X) else X.expm1()
+    mean, var = ref_mean_var(X)
+    mean[mean == 0] = 1e-12
+    dispersion = var / mean
+    if flavor == "seurat":
+        dispersion[dispersion == 0] = np.nan
+        dispersion = np.log(dispersion)
+        mean = np.log1p(mean)
+    df = pd.DataFrame({"means": mean, "dispersions": dispersion})
+    if flavor == "seurat":
+        df["mean_bin"] = pd.cut(df["means"], bins=n_bins)
+        g = df.groupby("mean_bin", observed=True)["dispersions"]
+        m, s = g.mean(), g.std(ddof=1)
+        one = s.isnull()
+        s[one.values] = m[one.values].values
+        m[one.values] = 0
+        bins = df["mean_bin"].values
+        df["dispersions_norm"] = (df["dispersions"].values - m[bins].values) / s[bins].values
+    else:
+        edges = np.r_[-np.inf, np.percentile(df["means"], np.arange(10, 105, 5)), np.inf]
+        df["mean_bin"] = pd.cut(df["means"], edges)
+        g = df.groupby("mean_bin", observed=True)["dispersions"]
+        med, spread = g.median(), g.apply(mad)
+        bins = df["mean_bin"].values
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df["dispersions_norm"] = (df["dispersions"].values - med[bins].values) / spread[bins].values
+    norm = df["dispersions_norm"].to_numpy(copy=True)
+    if n_top_genes is not None:
+        valid = np.sort(norm[~np.isnan(norm)])[::-1]
+        top = min(n_top_genes, X.shape[1], valid.size)
+        if top < valid.size and abs(valid[top - 1] - valid[top]) <= 1e-9 * abs(valid[top - 1]):
+            # Genes on both sides of the cut within rounding (two-gene bins give +-1/sqrt(2)):
+            # which one is kept depends on the last bit of sums, in scanpy as here.
+            NEAR_TIES.append((valid[top - 1], valid[top]))
+        df["highly_variable"] = np.nan_to_num(norm) >= valid[top - 1]
+    else:
+        norm[np.isnan(norm)] = 0
+        df["dispersions_norm"] = norm  # scanpy writes into the frame's column (pandas < 3)
+        lo, hi, dlo, dhi = cutoffs
+        df["highly_variable"] = (mean > lo) & (mean < hi) & (norm > dlo) & (norm < dhi)
+    return df[["means", "dispersions", "dispersions_norm", "highly_variable"]]
+
+
+def ref_hvg(a, flavor, n_top_genes=None, n_bins=20, batch_key=None):
+    """var as highly_variable_genes(a, flavor=..., n_top_genes=..., batch_key=...) leaves it."""
+    X = a.X
+    var = a.var.copy()
+    if batch_key is None:
+        df = ref_hvg_single(X, flavor, n_top_genes, n_bins)
+    else:
+        col = a.obs[batch_key]
+        batches = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else sorted(set(col))
+        parts = []
+        for b in batches:
+            rows = (col == b).values
+            Xb = X[rows]
+            filt = np.asarray((Xb > 0).sum(axis=0)).ravel() >= 1
+            h = ref_hvg_single(Xb[:, filt], flavor, n_top_genes, n_bins).reset_index(drop=True)
+            full = pd.DataFrame({"means": 0.0, "dispersions": 0.0, "dispersions_norm": 0.0,
+                                 "highly_variable": False}, index=range(len(filt)))
+            full.loc[np.flatnonzero(filt), h.columns] = h.values
+            full["highly_variable"] = full["highly_variable"].astype(bool)
+            full["gene"] = a.var_names.values
+            parts.append(full)
+        df = pd.concat(parts, axis=0)
+        df["highly_variable"] = df["highly_variable"].astype(int)
+        df = df.groupby("gene").agg(dict(means="mean", dispersions="mean",
+                                         dispersions_norm="mean", highly_variable="sum"))
+        df = df.rename(columns=dict(highly_variable="highly_variable_nbatches"))
+        df["highly_variable_intersection"] = df["highly_variable_nbatches"] == len(batches)
+        if n_top_genes is not None:
+            df = df.sort_values(["highly_variable_nbatches", "dispersions_norm"], ascending=False,
+                                na_position="last", kind="mergesort")
+            hv = np.zeros(df.shape[0], dtype=bool)
+            hv[:n_top_genes] = True
+            df["highly_variable"] = hv
+        else:
+            norm = df["dispersions_norm"].to_numpy(copy=True)
+            norm[np.isnan(norm)] = 0
+            df["dispersions_norm"] = norm
+            df["highly_variable"] = ((df.means > 0.0125) & (df.means < 3) & (norm > 0.5)
+                                     & (norm < np.inf))
+        df = df.loc[a.var_names]
+    var["highly_variable"] = df["highly_variable"].values.astype(bool)
+    var["means"] = df["means"].values.astype(np.float64)
+    var["dispersions"] = df["dispersions"].values.astype(np.float64)
+    var["dispersions_norm"] = df["dispersions_norm"].values.astype(np.float32)
+    if batch_key is not None:
+        var["highly_variable_nbatches"] = df["highly_variable_nbatches"].values.astype(np.int64)
+        var["highly_variable_intersection"] = df["highly_variable_intersection"].values.astype(bool)
+    return var
+
+
+def part_hvg(c, inputs):
+    run = Runner(c)
+    normalized = {}
+    for name in ("csr32", "dense32", "dense64"):
+        path, a = inputs[name]
+        out = c.path(f"hvg_in_{name}.h5ad")
+        if c.run(["normalize", path, "-o", out, "--log1p", *READ], 0) is not None:
+            normalized[name] = (out, ad.read_h5ad(out))
+    # float64 log-normalized data (anndata 0.8 makes float32 unless told): the CSR and dense
+    # matrices above in float64, so that the float64 arithmetic is checked at 1e-9.
+    for name, src in (("csr64", "csr32"), ("dense64", "dense64")):
+        if src in normalized:
+            a = normalized[src][1]
+            b = ad.AnnData(a.X.astype(np.float64), obs=a.obs, var=a.var, uns=dict(a.uns),
+                           dtype=np.float64)
+            out = c.path(f"hvg_in_{name}_f64.h5ad")
+            b.write_h5ad(out)
+            normalized[name] = (out, ad.read_h5ad(out))
+    cases = []
+    for name in ("csr32", "dense32", "csr64", "dense64"):
+        if name not in normalized:
+            c.fail(f"hvg {name}", ["the input could not be made"])
+            continue
+        for flavor in ("seurat", "cell_ranger"):
+            cases.append((name, flavor, 33, None))
+            cases.append((name, flavor, 33, "batch"))
+        cases.append((name, "seurat", None, None))
+    cases += [("csr32", "seurat", None, "batch"), ("dense64", "cell_ranger", 200, None),
+              ("csr32", "seurat", 1, None)]
+    for name, flavor, top, batch in cases:
+        path, a = normalized[name]
+        args = ["--flavor", flavor, *READ]
+        if top is not None:
+            args += ["--n-top-genes", str(top)]
+        if batch is not None:
+            args += ["--batch-key", batch]
+        label = f"hvg {name} {' '.join(args[:2] + args[4:])}"
+        out = c.path(f"hvg_{name}_{flavor}_{top}_{batch}" + (".zarr" if name == "dense64" else ".h5ad"))
+        got = run(label, ["hvg", path], out, args)
+        if got is None:
+            continue
+        NEAR_TIES.clear()
+        exp = ref_hvg(a, flavor, top, batch_key=batch)
+        if NEAR_TIES:
+            c.fail(label, [f"the data put genes within rounding of each other across the cut "
+                           f"{NEAR_TIES}: pick another --n-top-genes for this case"])
+            continue
+        g, e = got.var.copy(), exp.copy()
+        if a.X.dtype == np.float32:
+            # numpy's float32 expm1 (SIMD, a few ulps) and the C library's differ in the last
+            # bits of some values: the float64 means and dispersions of float32 data agree to
+            # float32's precision (1e-5), not to 1e-9; highly_variable must still be equal.
+            for k in ("means", "dispersions"):
+                g[k], e[k] = g[k].astype(np.float32), e[k].astype(np.float32)
+        problems = compare_frame("var", g, e)
+        n_hv = int(exp["highly_variable"].sum())
+        if top is not None and batch is None and n_hv < min(top, a.n_vars - 5):
+            problems.append(f"the reference selects {n_hv} genes for n_top_genes={top}")
+        if got.uns.get("hvg", {}).get("flavor") != flavor:
+            problems.append(f"uns['hvg'] is {got.uns.get('hvg')!r}")
+        problems += compare_matrix("X", got.X, dense_of(a.X), sp.issparse(a.X))
+        c.check(f"{label}: var and uns as highly_variable_genes ({n_hv} genes)", problems)
+    # hvg then subset --highly-variable: the genes selected, every slot cut.
+    out = c.path("hvg_csr32_seurat_33_None.h5ad")
+    if os.path.exists(out):
+        got = run("subset --highly-variable after hvg", ["subset", out],
+                  c.path("hvg_subset.h5ad"), ["--highly-variable", *READ])
+        if got is not None:
+            b = read(out)
+            c.check("subset --highly-variable after hvg: the genes selected",
+                    every_slot(got, b[:, b.var["highly_variable"].values].copy())
+                    + ([] if got.n_vars == int(b.var["highly_variable"].sum()) >= 33 else ["wrong count"]))
+    path = normalized["csr32"][0]
+    for label, args, needle in (
+            ("a missing batch key", ["--flavor", "seurat", "--batch-key", "nope"], "no column 'nope'"),
+            ("a numeric batch key", ["--flavor", "seurat", "--batch-key", "n"], "not categorical or strings")):
+        src = path
+        if "numeric" in label:
+            b = normalized["csr32"][1].copy()
+            b.obs["n"] = np.arange(b.n_obs)
+            src = c.path("hvg_numeric_key.h5ad")
+            b.write_h5ad(src)
+        p = c.run(["hvg", src, "-o", c.path("bad_hvg.h5ad"), *args], c.ranks, expect_ok=False)
+        if p is not None:
+            c.check(f"hvg with {label} fails naming it",
+                    [] if p.returncode == 1 and needle in p.stderr and not os.path.exists(c.path("bad_hvg.h5ad"))
+                    else [f"exit {p.returncode}: {p.stderr.strip()}"])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tessera")
-    parser.add_argument("--part", required=True, choices=["qc", "filter", "normalize"])
+    parser.add_argument("--part", required=True, choices=["qc", "filter", "normalize", "subset", "hvg"])
     parser.add_argument("--ranks", type=int, default=0)
     parser.add_argument("--workdir", required=True)
     args = parser.parse_args()
@@ -624,7 +946,8 @@ def main():
     os.makedirs(args.workdir)
     c = Checker(args.tessera, args.ranks, args.workdir)
     inputs = write_inputs(c)
-    {"qc": part_qc, "filter": part_filter, "normalize": part_normalize}[args.part](c, inputs)
+    {"qc": part_qc, "filter": part_filter, "normalize": part_normalize,
+     "subset": part_subset, "hvg": part_hvg}[args.part](c, inputs)
     if c.failures:
         print(f"{len(c.failures)} check(s) failed")
         return 1
